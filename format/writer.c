@@ -1,0 +1,626 @@
+/*
+ * writer.c - streaming .hsnap writer.
+ *
+ * Records are encoded into one buffer per section kind; a buffer that
+ * passes the section size is compressed into one zstd frame and written
+ * out, so memory stays bounded whatever the dump size. Before a section is
+ * written, every pending section of a lower dependency rank is written
+ * first, so any prefix of the file only refers to ids it already defined.
+ */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_customMem, for the caller's allocator */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "hsnap.h"
+#include "internal.h"
+
+#define NKINDS (HS_K_MAX_KNOWN + 1)
+/* Edges per refs record: bounds one record's size for huge containers. */
+#define MAX_EDGES_PER_RECORD 65536
+/* Interned strings longer than this are not deduplicated. */
+#define DEDUP_MAX_LEN 256
+/* The dedup table stops growing here; later strings still get ids. */
+#define DEDUP_MAX_SLOTS (1u << 22)
+
+typedef struct kbuf {
+	uint8_t *p;
+	size_t len, cap;
+	uint64_t count;      /* records in the pending section */
+	uint64_t total;      /* records of this kind in the whole file */
+	int64_t prev_addr;   /* delta base (objects, refs), reset per section */
+} kbuf;
+
+typedef struct slot {
+	uint64_t hash;
+	uint64_t id;         /* 0: empty */
+	uint32_t off, len;   /* bytes in the key arena */
+} slot;
+
+struct hs_writer {
+	hs_sink sink;
+	int level;
+	size_t section_size;
+	void *(*m)(size_t);
+	void *(*re)(void *, size_t);
+	void (*fr)(void *);
+	ZSTD_CCtx *cctx;
+	uint8_t *zbuf;
+	size_t zcap;
+	kbuf b[NKINDS];
+	uint8_t *scratch;    /* one record being encoded */
+	size_t scratch_cap;
+	uint64_t bytes;
+	uint32_t file_crc;
+	uint64_t next_string, next_type, next_frame, next_traceback;
+	slot *slots;
+	size_t nslots, used;
+	uint8_t *keys;
+	size_t keys_len, keys_cap;
+	hs_index_entry *index;
+	size_t nindex, index_cap;
+	int failed, finished;
+	char err[256];
+};
+
+static int fail(hs_writer *w, const char *fmt, ...)
+{
+	if (!w->failed) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(w->err, sizeof(w->err), fmt, ap);
+		va_end(ap);
+		w->failed = 1;
+	}
+	return -1;
+}
+
+/* Grows *p to hold at least need bytes; returns 0 or -1 (sticky error). */
+static int reserve(hs_writer *w, uint8_t **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	uint8_t *np = w->re(*p, ncap);
+	if (!np)
+		return fail(w, "out of memory growing a buffer to %zu bytes", ncap);
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static int emit(hs_writer *w, const void *data, size_t len)
+{
+	if (w->failed)
+		return -1;
+	if (w->sink.write(w->sink.ctx, data, len) < 0)
+		return fail(w, "write failed: %s", strerror(errno));
+	w->file_crc = hs_crc32c(w->file_crc, data, len);
+	w->bytes += len;
+	return 0;
+}
+
+static int write_section(hs_writer *w, unsigned kind, uint16_t flags,
+                         const uint8_t *raw, size_t raw_len, uint64_t count)
+{
+	size_t bound = ZSTD_compressBound(raw_len);
+	if (reserve(w, &w->zbuf, &w->zcap, bound) < 0)
+		return -1;
+	size_t clen = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, raw, raw_len);
+	if (ZSTD_isError(clen))
+		return fail(w, "compression failed: %s", ZSTD_getErrorName(clen));
+	if (w->nindex == w->index_cap) {
+		size_t ncap = w->index_cap ? w->index_cap * 2 : 64;
+		hs_index_entry *ni = w->re(w->index, ncap * sizeof(*ni));
+		if (!ni)
+			return fail(w, "out of memory growing the section index");
+		w->index = ni;
+		w->index_cap = ncap;
+	}
+	w->index[w->nindex++] = (hs_index_entry){
+		.offset = w->bytes, .kind = kind, .flags = flags, .count = count,
+		.comp_len = clen, .raw_len = raw_len,
+	};
+	uint8_t h[HS_SECTION_HEADER_SIZE];
+	hs_put_le32(h, HS_SECTION_SYNC);
+	hs_put_le16(h + 4, (uint16_t)kind);
+	hs_put_le16(h + 6, flags);
+	hs_put_le64(h + 8, count);
+	hs_put_le64(h + 16, clen);
+	hs_put_le64(h + 24, raw_len);
+	hs_put_le32(h + 32, hs_crc32c(0, w->zbuf, clen));
+	hs_put_le32(h + 36, hs_crc32c(0, h, 36));
+	if (emit(w, h, sizeof(h)) < 0 || emit(w, w->zbuf, clen) < 0)
+		return -1;
+	return 0;
+}
+
+static uint16_t kind_flags(unsigned kind)
+{
+	switch (kind) {
+	case HS_K_STRINGS:
+	case HS_K_TYPES:
+	case HS_K_OBJECTS:
+	case HS_K_REFS:
+		return HS_SF_CRITICAL;
+	default:
+		return 0;
+	}
+}
+
+static int flush_kind(hs_writer *w, unsigned kind)
+{
+	kbuf *b = &w->b[kind];
+	if (!b->len)
+		return 0;
+	/* dependencies first: lower ranks define the ids this section uses */
+	for (unsigned k = 1; k < NKINDS; k++)
+		if (k != kind && w->b[k].len && hs_kind_rank(k) < hs_kind_rank(kind) &&
+		    flush_kind(w, k) < 0)
+			return -1;
+	if (write_section(w, kind, kind_flags(kind), b->p, b->len, b->count) < 0)
+		return -1;
+	b->len = 0;
+	b->count = 0;
+	b->prev_addr = 0;
+	return 0;
+}
+
+/* Appends the record in w->scratch[0..len) to its kind's buffer. */
+static int commit(hs_writer *w, unsigned kind, size_t len)
+{
+	kbuf *b = &w->b[kind];
+	if (w->failed)
+		return -1;
+	if (reserve(w, &b->p, &b->cap, b->len + HS_VARINT_MAX + len) < 0)
+		return -1;
+	b->len += hs_put_varint(b->p + b->len, len);
+	memcpy(b->p + b->len, w->scratch, len);
+	b->len += len;
+	b->count++;
+	b->total++;
+	if (b->len >= w->section_size)
+		return flush_kind(w, kind);
+	return 0;
+}
+
+/* Makes sure the scratch buffer holds need bytes. */
+static uint8_t *scratch(hs_writer *w, size_t need)
+{
+	if (reserve(w, &w->scratch, &w->scratch_cap, need) < 0)
+		return NULL;
+	return w->scratch;
+}
+
+static size_t put_bytes(uint8_t *p, const void *s, size_t len)
+{
+	size_t n = hs_put_varint(p, len);
+	if (len)
+		memcpy(p + n, s, len);
+	return n + len;
+}
+
+static void *default_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+static void *zalloc(void *opaque, size_t n)
+{
+	return ((hs_writer *)opaque)->m(n);
+}
+
+static void zfree(void *opaque, void *p)
+{
+	((hs_writer *)opaque)->fr(p);
+}
+
+hs_writer *hs_writer_new(const hs_sink *sink, const hs_writer_opts *opts,
+                         char *err, size_t errlen)
+{
+	void *(*m)(size_t) = opts && opts->malloc_fn ? opts->malloc_fn : malloc;
+	hs_writer *w = m(sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory creating a writer");
+		return NULL;
+	}
+	memset(w, 0, sizeof(*w));
+	w->sink = *sink;
+	w->m = m;
+	w->re = opts && opts->realloc_fn ? opts->realloc_fn : default_realloc;
+	w->fr = opts && opts->free_fn ? opts->free_fn : free;
+	w->level = opts && opts->level ? opts->level : 3;
+	w->section_size = opts && opts->section_size ? opts->section_size : (1u << 20);
+	w->next_string = w->next_type = w->next_frame = w->next_traceback = 1;
+	ZSTD_customMem cm = { zalloc, zfree, w };
+	w->cctx = ZSTD_createCCtx_advanced(cm);
+	if (!w->cctx) {
+		snprintf(err, errlen, "out of memory creating a zstd context");
+		goto fail;
+	}
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag, 1))) {
+		snprintf(err, errlen, "invalid zstd level %d", w->level);
+		goto fail;
+	}
+	uint8_t h[HS_HEADER_SIZE];
+	memcpy(h, HS_MAGIC, 8);
+	hs_put_le16(h + 8, HS_FORMAT_MAJOR);
+	hs_put_le16(h + 10, HS_FORMAT_MINOR);
+	hs_put_le32(h + 12, 0);
+	hs_put_le32(h + 16, HS_HEADER_SIZE);
+	hs_put_le32(h + 20, hs_crc32c(0, h, 20));
+	if (emit(w, h, sizeof(h)) < 0) {
+		snprintf(err, errlen, "%s", w->err);
+		goto fail;
+	}
+	return w;
+fail:
+	hs_writer_free(w);
+	return NULL;
+}
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a: short keys, good enough */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+	return h | 1;
+}
+
+static int grow_slots(hs_writer *w)
+{
+	size_t n = w->nslots ? w->nslots * 2 : 4096;
+	slot *ns = w->m(n * sizeof(*ns));
+	if (!ns)
+		return -1;
+	memset(ns, 0, n * sizeof(*ns));
+	for (size_t i = 0; i < w->nslots; i++) {
+		if (!w->slots[i].id)
+			continue;
+		size_t j = w->slots[i].hash & (n - 1);
+		while (ns[j].id)
+			j = (j + 1) & (n - 1);
+		ns[j] = w->slots[i];
+	}
+	w->fr(w->slots);
+	w->slots = ns;
+	w->nslots = n;
+	return 0;
+}
+
+uint64_t hs_writer_string(hs_writer *w, const char *s, size_t len)
+{
+	if (w->failed)
+		return 0;
+	int dedup = len <= DEDUP_MAX_LEN;
+	uint64_t h = 0;
+	slot *free_slot = NULL;
+	if (dedup) {
+		if (w->used * 2 >= w->nslots && w->nslots < DEDUP_MAX_SLOTS &&
+		    grow_slots(w) < 0)
+			return fail(w, "out of memory growing the string table"), 0;
+		h = hash_bytes(s, len);
+		size_t mask = w->nslots - 1;
+		/* a full table (at its cap) just stops deduplicating */
+		for (size_t j = h & mask, probes = 0; probes < 64; j = (j + 1) & mask, probes++) {
+			slot *sl = &w->slots[j];
+			if (!sl->id) {
+				free_slot = w->used * 4 < w->nslots * 3 ? sl : NULL;
+				break;
+			}
+			if (sl->hash == h && sl->len == len && !memcmp(w->keys + sl->off, s, len))
+				return sl->id;
+		}
+	}
+	uint64_t id = w->next_string++;
+	uint8_t *p = scratch(w, 2 * HS_VARINT_MAX + len);
+	if (!p)
+		return 0;
+	size_t n = hs_put_varint(p, id);
+	n += put_bytes(p + n, s, len);
+	if (free_slot) {
+		ptrdiff_t at = free_slot - w->slots;
+		if (reserve(w, &w->keys, &w->keys_cap, w->keys_len + len) < 0)
+			return 0;
+		free_slot = w->slots + at;
+		memcpy(w->keys + w->keys_len, s, len);
+		*free_slot = (slot){ .hash = h, .id = id, .off = (uint32_t)w->keys_len,
+		                     .len = (uint32_t)len };
+		w->keys_len += len;
+		w->used++;
+	}
+	if (commit(w, HS_K_STRINGS, n) < 0)
+		return 0;
+	return id;
+}
+
+int hs_writer_meta(hs_writer *w, const hs_meta *mt)
+{
+	uint8_t *p = scratch(w, 4 * HS_VARINT_MAX + mt->key_len + mt->s_len + 8);
+	if (!p)
+		return -1;
+	size_t n = put_bytes(p, mt->key, mt->key_len);
+	n += hs_put_varint(p + n, (uint64_t)mt->type);
+	switch (mt->type) {
+	case HS_M_UINT:
+		n += hs_put_varint(p + n, mt->u);
+		break;
+	case HS_M_INT:
+		n += hs_put_varint(p + n, hs_zigzag(mt->i));
+		break;
+	case HS_M_STR:
+		n += put_bytes(p + n, mt->s, mt->s_len);
+		break;
+	case HS_M_F64: {
+		uint64_t bits;
+		memcpy(&bits, &mt->f, 8);
+		hs_put_le64(p + n, bits);
+		n += 8;
+		break;
+	}
+	default:
+		return fail(w, "invalid metadata type %d", mt->type);
+	}
+	return commit(w, HS_K_META, n);
+}
+
+int hs_writer_meta_str(hs_writer *w, const char *key, const char *val)
+{
+	hs_meta m = { .key = key, .key_len = strlen(key), .type = HS_M_STR,
+	              .s = val, .s_len = strlen(val) };
+	return hs_writer_meta(w, &m);
+}
+
+int hs_writer_meta_uint(hs_writer *w, const char *key, uint64_t val)
+{
+	hs_meta m = { .key = key, .key_len = strlen(key), .type = HS_M_UINT, .u = val };
+	return hs_writer_meta(w, &m);
+}
+
+int hs_writer_meta_int(hs_writer *w, const char *key, int64_t val)
+{
+	hs_meta m = { .key = key, .key_len = strlen(key), .type = HS_M_INT, .i = val };
+	return hs_writer_meta(w, &m);
+}
+
+int hs_writer_meta_f64(hs_writer *w, const char *key, double val)
+{
+	hs_meta m = { .key = key, .key_len = strlen(key), .type = HS_M_F64, .f = val };
+	return hs_writer_meta(w, &m);
+}
+
+uint64_t hs_writer_type(hs_writer *w, uint64_t addr, uint64_t name)
+{
+	uint8_t *p = scratch(w, 3 * HS_VARINT_MAX);
+	if (!p)
+		return 0;
+	uint64_t id = w->next_type++;
+	size_t n = hs_put_varint(p, id);
+	n += hs_put_varint(p + n, addr);
+	n += hs_put_varint(p + n, name);
+	return commit(w, HS_K_TYPES, n) < 0 ? 0 : id;
+}
+
+/* Addresses are written as zigzag deltas from the previous one in the
+ * same section: heap neighbours are close, so deltas are short. */
+static size_t put_addr(uint8_t *p, kbuf *b, uint64_t addr)
+{
+	size_t n = hs_put_varint(p, hs_zigzag((int64_t)(addr - (uint64_t)b->prev_addr)));
+	b->prev_addr = (int64_t)addr;
+	return n;
+}
+
+int hs_writer_object(hs_writer *w, const hs_object *o)
+{
+	if (o->flags & ~HS_OF_KNOWN_MASK)
+		return fail(w, "object 0x%llx has unknown flags 0x%x",
+		            (unsigned long long)o->addr, o->flags);
+	size_t vlen = (o->flags & HS_OF_HAS_VALUE) ? o->value_len : 0;
+	uint8_t *p = scratch(w, 9 * HS_VARINT_MAX + vlen);
+	if (!p)
+		return -1;
+	kbuf *b = &w->b[HS_K_OBJECTS];
+	size_t n = put_addr(p, b, o->addr);
+	n += hs_put_varint(p + n, o->type);
+	n += hs_put_varint(p + n, o->size);
+	n += hs_put_varint(p + n, o->refcnt);
+	n += hs_put_varint(p + n, o->flags);
+	if (o->flags & HS_OF_HAS_LEN)
+		n += hs_put_varint(p + n, o->len);
+	if (o->flags & HS_OF_HAS_VALUE)
+		n += put_bytes(p + n, o->value, vlen);
+	if (o->flags & HS_OF_HAS_NAME)
+		n += hs_put_varint(p + n, o->name);
+	if (o->flags & HS_OF_HAS_TRACE)
+		n += hs_put_varint(p + n, o->trace);
+	return commit(w, HS_K_OBJECTS, n);
+}
+
+int hs_writer_refs(hs_writer *w, uint64_t src, const hs_edge *e, size_t n_edges)
+{
+	do {
+		size_t chunk = n_edges < MAX_EDGES_PER_RECORD ? n_edges : MAX_EDGES_PER_RECORD;
+		uint8_t *p = scratch(w, (2 + 3 * chunk) * HS_VARINT_MAX);
+		if (!p)
+			return -1;
+		size_t n = put_addr(p, &w->b[HS_K_REFS], src);
+		n += hs_put_varint(p + n, chunk);
+		for (size_t i = 0; i < chunk; i++) {
+			n += hs_put_varint(p + n, hs_zigzag((int64_t)(e[i].dst - src)));
+			n += hs_put_varint(p + n, e[i].kind);
+			n += hs_put_varint(p + n, e[i].label);
+		}
+		if (commit(w, HS_K_REFS, n) < 0)
+			return -1;
+		e += chunk;
+		n_edges -= chunk;
+	} while (n_edges);
+	return 0;
+}
+
+int hs_writer_root(hs_writer *w, const hs_root *r)
+{
+	uint8_t *p = scratch(w, 4 * HS_VARINT_MAX);
+	if (!p)
+		return -1;
+	size_t n = hs_put_varint(p, r->addr);
+	n += hs_put_varint(p + n, r->kind);
+	n += hs_put_varint(p + n, r->name);
+	n += hs_put_varint(p + n, r->extra);
+	return commit(w, HS_K_ROOTS, n);
+}
+
+uint64_t hs_writer_frame(hs_writer *w, uint64_t filename, uint64_t lineno)
+{
+	uint8_t *p = scratch(w, 3 * HS_VARINT_MAX);
+	if (!p)
+		return 0;
+	uint64_t id = w->next_frame++;
+	size_t n = hs_put_varint(p, id);
+	n += hs_put_varint(p + n, filename);
+	n += hs_put_varint(p + n, lineno);
+	return commit(w, HS_K_FRAMES, n) < 0 ? 0 : id;
+}
+
+uint64_t hs_writer_traceback(hs_writer *w, uint64_t total_nframe,
+                             const uint64_t *frames, size_t nframes)
+{
+	uint8_t *p = scratch(w, (3 + nframes) * HS_VARINT_MAX);
+	if (!p)
+		return 0;
+	uint64_t id = w->next_traceback++;
+	size_t n = hs_put_varint(p, id);
+	n += hs_put_varint(p + n, total_nframe);
+	n += hs_put_varint(p + n, nframes);
+	for (size_t i = 0; i < nframes; i++)
+		n += hs_put_varint(p + n, frames[i]);
+	return commit(w, HS_K_TRACEBACKS, n) < 0 ? 0 : id;
+}
+
+int hs_writer_site(hs_writer *w, const hs_site *s)
+{
+	uint8_t *p = scratch(w, 4 * HS_VARINT_MAX);
+	if (!p)
+		return -1;
+	size_t n = hs_put_varint(p, s->traceback);
+	n += hs_put_varint(p + n, s->domain);
+	n += hs_put_varint(p + n, s->count);
+	n += hs_put_varint(p + n, s->bytes);
+	return commit(w, HS_K_SITES, n);
+}
+
+int hs_writer_thread(hs_writer *w, const hs_thread *t)
+{
+	uint8_t *p = scratch(w, 5 * HS_VARINT_MAX);
+	if (!p)
+		return -1;
+	size_t n = hs_put_varint(p, t->ident);
+	n += hs_put_varint(p + n, t->native_id);
+	n += hs_put_varint(p + n, t->name);
+	n += hs_put_varint(p + n, t->frame);
+	n += hs_put_varint(p + n, t->flags);
+	return commit(w, HS_K_THREADS, n);
+}
+
+int hs_writer_task(hs_writer *w, const hs_task *t)
+{
+	uint8_t *p = scratch(w, (6 + 4 * t->n) * HS_VARINT_MAX);
+	if (!p)
+		return -1;
+	size_t n = hs_put_varint(p, t->addr);
+	n += hs_put_varint(p + n, t->state);
+	n += hs_put_varint(p + n, t->name);
+	n += hs_put_varint(p + n, t->coro);
+	n += hs_put_varint(p + n, t->awaited);
+	n += hs_put_varint(p + n, t->n);
+	for (uint64_t i = 0; i < t->n; i++) {
+		n += hs_put_varint(p + n, t->chain[i].addr);
+		n += hs_put_varint(p + n, t->chain[i].name);
+		n += hs_put_varint(p + n, t->chain[i].file);
+		n += hs_put_varint(p + n, t->chain[i].line);
+	}
+	return commit(w, HS_K_TASKS, n);
+}
+
+int hs_writer_finish(hs_writer *w)
+{
+	if (w->finished)
+		return fail(w, "writer already finished");
+	for (unsigned k = 1; k < NKINDS; k++)
+		if (flush_kind(w, k) < 0)
+			return -1;
+	/* the index lists every section before it */
+	size_t nsec = w->nindex;
+	kbuf ib = { 0 };
+	uint8_t rec[1 + 6 * HS_VARINT_MAX];
+	for (size_t i = 0; i < nsec; i++) {
+		const hs_index_entry *e = &w->index[i];
+		size_t n = hs_put_varint(rec + 1, e->offset);
+		n += hs_put_varint(rec + 1 + n, e->kind);
+		n += hs_put_varint(rec + 1 + n, e->flags);
+		n += hs_put_varint(rec + 1 + n, e->count);
+		n += hs_put_varint(rec + 1 + n, e->comp_len);
+		n += hs_put_varint(rec + 1 + n, e->raw_len);
+		rec[0] = (uint8_t)n; /* < 128, so a one-byte varint */
+		if (reserve(w, &ib.p, &ib.cap, ib.len + n + 1) < 0)
+			goto done;
+		memcpy(ib.p + ib.len, rec, n + 1);
+		ib.len += n + 1;
+	}
+	uint64_t index_off = w->bytes;
+	if (write_section(w, HS_K_INDEX, 0, ib.p, ib.len, nsec) < 0)
+		goto done;
+	uint8_t t[HS_TRAILER_SIZE];
+	hs_put_le64(t, index_off);
+	hs_put_le64(t + 8, nsec);
+	hs_put_le32(t + 16, w->file_crc);
+	hs_put_le32(t + 20, hs_crc32c(0, t, 20));
+	memcpy(t + 24, HS_END_MAGIC, 8);
+	if (emit(w, t, sizeof(t)) < 0)
+		goto done;
+	if (w->sink.sync && w->sink.sync(w->sink.ctx) < 0)
+		fail(w, "sync failed: %s", strerror(errno));
+	w->finished = 1;
+done:
+	w->fr(ib.p);
+	return w->failed ? -1 : 0;
+}
+
+const char *hs_writer_error(const hs_writer *w)
+{
+	return w->failed ? w->err : NULL;
+}
+
+uint64_t hs_writer_bytes(const hs_writer *w)
+{
+	return w->bytes;
+}
+
+uint64_t hs_writer_count(const hs_writer *w, int kind)
+{
+	return kind > 0 && kind < NKINDS ? w->b[kind].total : 0;
+}
+
+void hs_writer_free(hs_writer *w)
+{
+	if (!w)
+		return;
+	for (unsigned k = 0; k < NKINDS; k++)
+		w->fr(w->b[k].p);
+	w->fr(w->scratch);
+	w->fr(w->zbuf);
+	w->fr(w->slots);
+	w->fr(w->keys);
+	w->fr(w->index);
+	ZSTD_freeCCtx(w->cctx);
+	w->fr(w);
+}
