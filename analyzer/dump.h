@@ -1,0 +1,42 @@
+/*
+ * dump.h - iterating every record of a dump, with the per-kind statistics
+ * that 'info' shows and 'load' records.
+ */
+#ifndef HSA_DUMP_H
+#define HSA_DUMP_H
+
+#include <stdint.h>
+
+#include "hsnap.h"
+#include "util.h"
+
+typedef struct hsa_kind_stats {
+	uint64_t sections, records, comp, raw;
+} hsa_kind_stats;
+
+typedef struct hsa_file_stats {
+	hsa_kind_stats kind[HS_K_MAX_KNOWN + 1]; /* [0]: sections of unknown kinds */
+	uint64_t edges;    /* sum of hs_refs.n */
+	uint64_t size;     /* file size */
+	unsigned major, minor;
+	int complete;      /* trailer found and every checksum matched */
+	uint64_t problems; /* problems the reader saw */
+	uint64_t skipped;  /* unknown optional sections skipped */
+	char problem[512]; /* the reader's first problem, or "" */
+} hsa_file_stats;
+
+/* Called for every decoded record; a nonzero return stops the scan and is
+ * returned by hsa_dump_scan. */
+typedef int (*hsa_record_fn)(void *ctx, const hs_section *sec, const hs_record *rec);
+
+/* Reads every intact section and record of r (recovering past damage as
+ * the reader allows), fills st and calls fn (may be NULL) per record.
+ * Shows progress by file offset when p is not NULL. Returns 0 or fn's
+ * nonzero value. */
+int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
+                  hsa_progress *p);
+
+/* A metadata value as text ("3.11.7", "42", "-1", "0.25"). */
+void hsa_meta_text(const hs_meta *m, hsa_str *out);
+
+#endif

@@ -1,0 +1,113 @@
+/* The command line: usage errors, info and verify on good and bad dumps. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tdump.h"
+
+/* A small consistent dump: a list holding two ints, a root module. */
+static char *small_dump(const char *name)
+{
+	char *path = td_path(name);
+	tdump *t = td_open(path);
+	td_obj(t, 0x1000, "builtins.module", 72);
+	td_obj(t, 0x2000, "builtins.list", 56);
+	td_obj(t, 0x3000, "builtins.int", 28);
+	td_obj(t, 0x4000, "builtins.int", 28);
+	td_ref(t, 0x1000, 0x2000, HS_E_ATTR, "items");
+	hs_edge e[2] = {{0x3000, HS_E_INDEX, 0}, {0x4000, HS_E_INDEX, 1}};
+	td_refs(t, 0x2000, e, 2);
+	td_root(t, 0x1000, HS_R_MODULES, "app", 0);
+	td_close(t);
+	return path;
+}
+
+Test(cli, version_and_usage)
+{
+	char *out;
+	cr_assert_eq(td_run(&out, "--version"), 0);
+	cr_assert_str_eq(out, "heapsnap " HEAPSNAP_VERSION "\n");
+	free(out);
+	cr_assert_eq(td_run(&out, "--help"), 0);
+	cr_assert(strstr(out, "verify"));
+	free(out);
+	cr_assert_eq(td_run(NULL, "frobnicate 2>/dev/null"), 2);
+	cr_assert_eq(td_run(&out, "frobnicate 2>&1"), 2);
+	cr_assert_str_eq(out, "heapsnap: unknown command 'frobnicate'; see 'heapsnap --help'\n");
+	free(out);
+	cr_assert_eq(td_run(&out, "info --frob x 2>&1"), 2);
+	cr_assert_str_eq(out, "heapsnap info: unknown option '--frob'; see 'heapsnap info --help'\n");
+	free(out);
+	cr_assert_eq(td_run(NULL, "info 2>/dev/null"), 2);
+	cr_assert_eq(td_run(&out, "verify --help"), 0);
+	cr_assert(strstr(out, "usage: heapsnap verify FILE"));
+	free(out);
+}
+
+Test(cli, info_json)
+{
+	char *path = small_dump("info.hsnap"), *out;
+	cr_assert_eq(td_run(&out, "info --json %s", path), 0);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"complete\":true"));
+	cr_assert(strstr(out, "\"edges\":3"));
+	cr_assert(strstr(out, "\"python_version\":\"3.11.7\""));
+	free(out);
+	cr_assert_eq(td_run(&out, "info %s", path), 0);
+	cr_assert(strstr(out, "complete"));
+	free(out);
+	free(path);
+}
+
+Test(cli, verify_good_and_truncated)
+{
+	char *path = small_dump("v.hsnap"), *out;
+	cr_assert_eq(td_run(&out, "verify %s", path), 0);
+	char want[512];
+	snprintf(want, sizeof(want), "%s: ok, 4 objects, 3 references\n", path);
+	cr_assert_str_eq(out, want);
+	free(out);
+	/* Cut the dump short: verify fails with one line naming the offset. */
+	cr_assert_eq(truncate(path, 200), 0);
+	cr_assert_eq(td_run(&out, "verify %s 2>&1", path), 1);
+	cr_assert(strstr(out, "heapsnap: '"), "%s", out);
+	cr_assert(strstr(out, "offset"), "%s", out);
+	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "info %s", path), 0);
+	cr_assert(strstr(out, "truncated"), "%s", out);
+	free(out);
+	free(path);
+}
+
+Test(cli, verify_dangling_reference)
+{
+	char *path = td_path("dangling.hsnap"), *out;
+	tdump *t = td_open(path);
+	td_obj(t, 0x1000, "builtins.list", 56);
+	td_ref(t, 0x1000, 0x9990, HS_E_INDEX, NULL);
+	td_root(t, 0x1000, HS_R_OTHER, NULL, 0);
+	td_close(t);
+	cr_assert_eq(td_run(&out, "verify %s 2>&1", path), 1);
+	cr_assert(strstr(out, "reference target 0x9990 of 0x1000 is not an object in the dump at offset"),
+	          "%s", out);
+	free(out);
+	free(path);
+}
+
+Test(cli, verify_bad_files)
+{
+	char *path = td_path("notadump.hsnap"), *out;
+	FILE *f = fopen(path, "w");
+	fputs("this is not a heap snapshot, just some text long enough\n", f);
+	fclose(f);
+	cr_assert_eq(td_run(&out, "verify %s 2>&1", path), 1);
+	cr_assert(strstr(out, "not a heapsnap dump"), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "verify /nonexistent/x.hsnap 2>&1"), 1);
+	cr_assert(strstr(out, "No such file or directory"), "%s", out);
+	free(out);
+	free(path);
+}
