@@ -483,7 +483,13 @@ static int decode(hs_reader *r, cur *c, hs_record *rec)
 		    grow((void **)&r->edges, &r->edges_cap, rf->n, sizeof(hs_edge)) < 0)
 			return -1;
 		for (uint64_t i = 0; i < rf->n; i++) {
-			r->edges[i].dst = rf->src + (uint64_t)hs_unzigzag(u(c));
+			uint64_t t = u(c);
+			if (t == 1)
+				r->edges[i].dst = u(c);
+			else if (t & 1)
+				c->bad = 1;
+			else
+				r->edges[i].dst = rf->src + (uint64_t)hs_unzigzag(t >> 1);
 			uint64_t k = u(c);
 			r->edges[i].kind = k > UINT32_MAX ? HS_E_OTHER : (uint32_t)k;
 			r->edges[i].label = u(c);

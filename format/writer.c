@@ -445,17 +445,32 @@ int hs_writer_object(hs_writer *w, const hs_object *o)
 	return commit(w, HS_K_OBJECTS, n);
 }
 
+/* Near referents (a dict's values allocated after it) are stored as a
+ * delta from the source: varint(zigzag(delta) << 1). Far ones (interned
+ * strings, types, shared singletons) as varint(1) then the absolute
+ * address, since the same absolute value repeats and zstd matches it. */
+#define NEAR (1 << 20)
+
+static size_t put_target(uint8_t *p, uint64_t src, uint64_t dst)
+{
+	int64_t d = (int64_t)(dst - src);
+	if (d > -NEAR && d < NEAR)
+		return hs_put_varint(p, hs_zigzag(d) << 1);
+	p[0] = 1;
+	return 1 + hs_put_varint(p + 1, dst);
+}
+
 int hs_writer_refs(hs_writer *w, uint64_t src, const hs_edge *e, size_t n_edges)
 {
 	do {
 		size_t chunk = n_edges < MAX_EDGES_PER_RECORD ? n_edges : MAX_EDGES_PER_RECORD;
-		uint8_t *p = scratch(w, (2 + 3 * chunk) * HS_VARINT_MAX);
+		uint8_t *p = scratch(w, (2 + 4 * chunk) * HS_VARINT_MAX);
 		if (!p)
 			return -1;
 		size_t n = put_addr(p, &w->b[HS_K_REFS], src);
 		n += hs_put_varint(p + n, chunk);
 		for (size_t i = 0; i < chunk; i++) {
-			n += hs_put_varint(p + n, hs_zigzag((int64_t)(e[i].dst - src)));
+			n += put_target(p + n, src, e[i].dst);
 			n += hs_put_varint(p + n, e[i].kind);
 			n += hs_put_varint(p + n, e[i].label);
 		}
