@@ -62,7 +62,11 @@ enum hs_kind {
 #define HS_OF_IS_TYPE 0x0100u    /* object is a type object */
 #define HS_OF_STATIC 0x0200u     /* statically allocated (static type, singleton) */
 #define HS_OF_FINALIZER 0x0400u  /* type defines __del__ / tp_finalize */
-#define HS_OF_KNOWN_MASK 0x07ffu
+#define HS_OF_KNOWN_MASK 0x07ffu  /* flags a caller may set */
+/* Set by the writer, never by callers: the object's first edges follow its
+ * fields (FORMAT.md); the reader hands them out as a separate HS_K_REFS
+ * record right after the object. */
+#define HS_OF_HAS_REFS 0x0800u
 
 /* Edge kinds (hs_edge.kind). */
 enum hs_edge_kind {
@@ -261,6 +265,9 @@ int hs_writer_meta_int(hs_writer *w, const char *key, int64_t val);
 int hs_writer_meta_f64(hs_writer *w, const char *key, double val);
 /* Returns the new type id (>= 1), or 0 on error. */
 uint64_t hs_writer_type(hs_writer *w, uint64_t addr, uint64_t name);
+/* The object's value bytes are copied. Calling hs_writer_refs for the same
+ * address right after stores the edges inside the object record, which
+ * saves repeating the address; any other order works too. */
 int hs_writer_object(hs_writer *w, const hs_object *o);
 int hs_writer_refs(hs_writer *w, uint64_t src, const hs_edge *e, size_t n);
 int hs_writer_root(hs_writer *w, const hs_root *r);
@@ -335,7 +342,9 @@ int hs_reader_next_section(hs_reader *r, hs_section *sec);
 /* Decodes the next record of the current section. Returns 1 with *rec
  * filled (pointers valid until the next call on this reader), 0 when the
  * section is exhausted, -1 on a malformed record (the rest of the section
- * is dropped). String records are also added to the reader's table. */
+ * is dropped). String records are also added to the reader's table. An
+ * object record that carries edges is followed by an HS_K_REFS record
+ * holding them, so rec->kind may differ from the section's kind. */
 int hs_reader_next_record(hs_reader *r, hs_record *rec);
 
 /* Looks up an interned string; returns NULL for an unknown id. *len may

@@ -52,6 +52,8 @@ struct hs_reader {
 	uint64_t nrec;
 	int64_t prev_addr;
 	int sec_ok;
+	hs_refs held;        /* edges of the last object, handed out next */
+	int has_held;
 	/* sections seen in order, to check the index against */
 	hs_index_entry *seen;
 	size_t nseen, seen_cap;
@@ -267,6 +269,7 @@ int hs_reader_next_section(hs_reader *r, hs_section *out)
 {
 	r->rp = r->rend = NULL;
 	r->sec_ok = 0;
+	r->has_held = 0;
 	for (;;) {
 		if (r->stopped || r->pos >= r->body_end) {
 			if (!r->at_end && !r->stopped) {
@@ -410,6 +413,29 @@ static int add_string(hs_reader *r, uint64_t id, const uint8_t *s, size_t len)
 	return 0;
 }
 
+/* Decodes an edge list (count first, targets relative to rf->src). */
+static int edges(hs_reader *r, cur *c, hs_refs *rf)
+{
+	rf->n = u(c);
+	if (!plausible(c, rf->n, 3) ||
+	    grow((void **)&r->edges, &r->edges_cap, rf->n, sizeof(hs_edge)) < 0)
+		return -1;
+	for (uint64_t i = 0; i < rf->n; i++) {
+		uint64_t t = u(c);
+		if (t == 1)
+			r->edges[i].dst = u(c);
+		else if (t & 1)
+			c->bad = 1;
+		else
+			r->edges[i].dst = rf->src + (uint64_t)hs_unzigzag(t >> 1);
+		uint64_t k = u(c);
+		r->edges[i].kind = k > UINT32_MAX ? HS_E_OTHER : (uint32_t)k;
+		r->edges[i].label = u(c);
+	}
+	rf->edges = r->edges;
+	return c->bad ? -1 : 0;
+}
+
 static int decode(hs_reader *r, cur *c, hs_record *rec)
 {
 	memset(&rec->u, 0, sizeof(rec->u));
@@ -473,30 +499,17 @@ static int decode(hs_reader *r, cur *c, hs_record *rec)
 			o->name = u(c);
 		if (o->flags & HS_OF_HAS_TRACE)
 			o->trace = u(c);
-		break;
-	}
-	case HS_K_REFS: {
-		hs_refs *rf = &rec->u.refs;
-		rf->src = addr(r, c);
-		rf->n = u(c);
-		if (!plausible(c, rf->n, 3) ||
-		    grow((void **)&r->edges, &r->edges_cap, rf->n, sizeof(hs_edge)) < 0)
-			return -1;
-		for (uint64_t i = 0; i < rf->n; i++) {
-			uint64_t t = u(c);
-			if (t == 1)
-				r->edges[i].dst = u(c);
-			else if (t & 1)
-				c->bad = 1;
-			else
-				r->edges[i].dst = rf->src + (uint64_t)hs_unzigzag(t >> 1);
-			uint64_t k = u(c);
-			r->edges[i].kind = k > UINT32_MAX ? HS_E_OTHER : (uint32_t)k;
-			r->edges[i].label = u(c);
+		if (o->flags & HS_OF_HAS_REFS) {
+			r->held.src = o->addr;
+			if (edges(r, c, &r->held) < 0)
+				return -1;
+			r->has_held = 1;
 		}
-		rf->edges = r->edges;
 		break;
 	}
+	case HS_K_REFS:
+		rec->u.refs.src = addr(r, c);
+		return edges(r, c, &rec->u.refs);
 	case HS_K_ROOTS:
 		rec->u.root.addr = u(c);
 		rec->u.root.kind = (uint32_t)u(c);
@@ -612,6 +625,12 @@ int hs_reader_next_record(hs_reader *r, hs_record *rec)
 {
 	if (!r->sec_ok)
 		return 0;
+	if (r->has_held) {
+		r->has_held = 0;
+		rec->kind = HS_K_REFS;
+		rec->u.refs = r->held;
+		return 1;
+	}
 	if (r->rp >= r->rend) {
 		r->sec_ok = 0;
 		if (r->nrec != r->sec.count) {

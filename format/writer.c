@@ -64,6 +64,11 @@ struct hs_writer {
 	size_t keys_len, keys_cap;
 	hs_index_entry *index;
 	size_t nindex, index_cap;
+	/* the last object, held back so that its edges can join its record */
+	hs_object pending;
+	int has_pending;
+	uint8_t *pvalue;
+	size_t pvalue_cap;
 	int failed, finished;
 	char err[256];
 };
@@ -419,13 +424,16 @@ static size_t put_addr(uint8_t *p, kbuf *b, uint64_t addr)
 	return n;
 }
 
-int hs_writer_object(hs_writer *w, const hs_object *o)
+static size_t put_edges(uint8_t *p, uint64_t src, const hs_edge *e, size_t n);
+
+/* Encodes the held-back object, with up to n of its edges, and commits it. */
+static int commit_object(hs_writer *w, const hs_edge *e, size_t n_edges)
 {
-	if (o->flags & ~HS_OF_KNOWN_MASK)
-		return fail(w, "object 0x%llx has unknown flags 0x%x",
-		            (unsigned long long)o->addr, o->flags);
-	size_t vlen = (o->flags & HS_OF_HAS_VALUE) ? o->value_len : 0;
-	uint8_t *p = scratch(w, 9 * HS_VARINT_MAX + vlen);
+	const hs_object *o = &w->pending;
+	w->has_pending = 0;
+	uint32_t flags = o->flags | (n_edges ? HS_OF_HAS_REFS : 0);
+	size_t vlen = (flags & HS_OF_HAS_VALUE) ? o->value_len : 0;
+	uint8_t *p = scratch(w, (10 + 4 * n_edges) * HS_VARINT_MAX + vlen);
 	if (!p)
 		return -1;
 	kbuf *b = &w->b[HS_K_OBJECTS];
@@ -433,16 +441,37 @@ int hs_writer_object(hs_writer *w, const hs_object *o)
 	n += hs_put_varint(p + n, o->type);
 	n += hs_put_varint(p + n, o->size);
 	n += hs_put_varint(p + n, o->refcnt);
-	n += hs_put_varint(p + n, o->flags);
-	if (o->flags & HS_OF_HAS_LEN)
+	n += hs_put_varint(p + n, flags);
+	if (flags & HS_OF_HAS_LEN)
 		n += hs_put_varint(p + n, o->len);
-	if (o->flags & HS_OF_HAS_VALUE)
-		n += put_bytes(p + n, o->value, vlen);
-	if (o->flags & HS_OF_HAS_NAME)
+	if (flags & HS_OF_HAS_VALUE)
+		n += put_bytes(p + n, w->pvalue, vlen);
+	if (flags & HS_OF_HAS_NAME)
 		n += hs_put_varint(p + n, o->name);
-	if (o->flags & HS_OF_HAS_TRACE)
+	if (flags & HS_OF_HAS_TRACE)
 		n += hs_put_varint(p + n, o->trace);
+	if (n_edges) {
+		n += put_edges(p + n, o->addr, e, n_edges);
+		w->b[HS_K_REFS].total++;
+	}
 	return commit(w, HS_K_OBJECTS, n);
+}
+
+int hs_writer_object(hs_writer *w, const hs_object *o)
+{
+	if (o->flags & ~HS_OF_KNOWN_MASK)
+		return fail(w, "object 0x%llx has unknown flags 0x%x",
+		            (unsigned long long)o->addr, o->flags);
+	if (w->has_pending && commit_object(w, NULL, 0) < 0)
+		return -1;
+	size_t vlen = (o->flags & HS_OF_HAS_VALUE) ? o->value_len : 0;
+	if (reserve(w, &w->pvalue, &w->pvalue_cap, vlen) < 0)
+		return -1;
+	if (vlen)
+		memcpy(w->pvalue, o->value, vlen);
+	w->pending = *o;
+	w->has_pending = 1;
+	return 0;
 }
 
 /* Near referents (a dict's values allocated after it) are stored as a
@@ -460,20 +489,38 @@ static size_t put_target(uint8_t *p, uint64_t src, uint64_t dst)
 	return 1 + hs_put_varint(p + 1, dst);
 }
 
+/* Writes n edges (count first) with targets relative to src. */
+static size_t put_edges(uint8_t *p, uint64_t src, const hs_edge *e, size_t n_edges)
+{
+	size_t n = hs_put_varint(p, n_edges);
+	for (size_t i = 0; i < n_edges; i++) {
+		n += put_target(p + n, src, e[i].dst);
+		n += hs_put_varint(p + n, e[i].kind);
+		n += hs_put_varint(p + n, e[i].label);
+	}
+	return n;
+}
+
 int hs_writer_refs(hs_writer *w, uint64_t src, const hs_edge *e, size_t n_edges)
 {
+	if (w->has_pending) {
+		size_t first = 0;
+		if (w->pending.addr == src && n_edges)
+			first = n_edges < MAX_EDGES_PER_RECORD ? n_edges : MAX_EDGES_PER_RECORD;
+		if (commit_object(w, e, first) < 0)
+			return -1;
+		e += first;
+		n_edges -= first;
+		if (first && !n_edges)
+			return 0;
+	}
 	do {
 		size_t chunk = n_edges < MAX_EDGES_PER_RECORD ? n_edges : MAX_EDGES_PER_RECORD;
 		uint8_t *p = scratch(w, (2 + 4 * chunk) * HS_VARINT_MAX);
 		if (!p)
 			return -1;
 		size_t n = put_addr(p, &w->b[HS_K_REFS], src);
-		n += hs_put_varint(p + n, chunk);
-		for (size_t i = 0; i < chunk; i++) {
-			n += put_target(p + n, src, e[i].dst);
-			n += hs_put_varint(p + n, e[i].kind);
-			n += hs_put_varint(p + n, e[i].label);
-		}
+		n += put_edges(p + n, src, e, chunk);
 		if (commit(w, HS_K_REFS, n) < 0)
 			return -1;
 		e += chunk;
@@ -570,6 +617,8 @@ int hs_writer_finish(hs_writer *w)
 {
 	if (w->finished)
 		return fail(w, "writer already finished");
+	if (w->has_pending && commit_object(w, NULL, 0) < 0)
+		return -1;
 	for (unsigned k = 1; k < NKINDS; k++)
 		if (flush_kind(w, k) < 0)
 			return -1;
@@ -622,7 +671,9 @@ uint64_t hs_writer_bytes(const hs_writer *w)
 
 uint64_t hs_writer_count(const hs_writer *w, int kind)
 {
-	return kind > 0 && kind < NKINDS ? w->b[kind].total : 0;
+	if (kind <= 0 || kind >= NKINDS)
+		return 0;
+	return w->b[kind].total + (kind == HS_K_OBJECTS && w->has_pending);
 }
 
 void hs_writer_free(hs_writer *w)
@@ -636,6 +687,7 @@ void hs_writer_free(hs_writer *w)
 	w->fr(w->slots);
 	w->fr(w->keys);
 	w->fr(w->index);
+	w->fr(w->pvalue);
 	ZSTD_freeCCtx(w->cctx);
 	w->fr(w);
 }
