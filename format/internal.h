@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hsnap.h"
+
 /* Longest LEB128 encoding of a u64. */
 #define HS_VARINT_MAX 10
 
@@ -69,5 +71,11 @@ static inline uint64_t hs_get_le64(const uint8_t *p)
 /* Dependency rank of a section kind: a section may only refer to ids
  * defined by sections of a lower rank written before it (FORMAT.md). */
 int hs_kind_rank(unsigned kind);
+
+/* Kinds whose sections keep addresses in a stream after the records. */
+static inline int hs_has_addr_stream(unsigned kind)
+{
+	return kind == HS_K_OBJECTS || kind == HS_K_REFS;
+}
 
 #endif

@@ -49,6 +49,7 @@ struct hs_reader {
 	uint8_t *raw;
 	size_t raw_cap;
 	const uint8_t *rp, *rend;
+	const uint8_t *ap, *aend; /* address stream of objects and refs */
 	uint64_t nrec;
 	int64_t prev_addr;
 	int sec_ok;
@@ -346,7 +347,17 @@ int hs_reader_next_section(hs_reader *r, hs_section *out)
 		}
 		r->sec = s;
 		r->rp = r->raw;
-		r->rend = r->raw + s.raw_len;
+		r->rend = r->ap = r->aend = r->raw + s.raw_len;
+		if (hs_has_addr_stream(s.kind)) {
+			uint64_t rlen;
+			if (hs_get_varint(&r->rp, r->rend, &rlen) < 0 ||
+			    rlen > (uint64_t)(r->rend - r->rp)) {
+				problem(r, "section (%s) at offset %zu: bad record area length",
+				        hs_kind_name(s.kind), pos);
+				return -1;
+			}
+			r->rend = r->ap = r->rp + rlen;
+		}
 		r->nrec = 0;
 		r->prev_addr = 0;
 		r->sec_ok = 1;
@@ -386,9 +397,18 @@ static const uint8_t *bytes(cur *c, size_t *len)
 	return s;
 }
 
+/* The next value of the section's address stream. */
+static uint64_t av(hs_reader *r, cur *c)
+{
+	uint64_t v = 0;
+	if (!c->bad && hs_get_varint(&r->ap, r->aend, &v) < 0)
+		c->bad = 1;
+	return c->bad ? 0 : v;
+}
+
 static uint64_t addr(hs_reader *r, cur *c)
 {
-	uint64_t a = (uint64_t)r->prev_addr + (uint64_t)hs_unzigzag(u(c));
+	uint64_t a = (uint64_t)r->prev_addr + (uint64_t)hs_unzigzag(av(r, c));
 	r->prev_addr = (int64_t)a;
 	return a;
 }
@@ -417,13 +437,13 @@ static int add_string(hs_reader *r, uint64_t id, const uint8_t *s, size_t len)
 static int edges(hs_reader *r, cur *c, hs_refs *rf)
 {
 	rf->n = u(c);
-	if (!plausible(c, rf->n, 3) ||
+	if (!plausible(c, rf->n, 2) ||
 	    grow((void **)&r->edges, &r->edges_cap, rf->n, sizeof(hs_edge)) < 0)
 		return -1;
 	for (uint64_t i = 0; i < rf->n; i++) {
-		uint64_t t = u(c);
+		uint64_t t = av(r, c);
 		if (t == 1)
-			r->edges[i].dst = u(c);
+			r->edges[i].dst = av(r, c);
 		else if (t & 1)
 			c->bad = 1;
 		else
@@ -633,6 +653,12 @@ int hs_reader_next_record(hs_reader *r, hs_record *rec)
 	}
 	if (r->rp >= r->rend) {
 		r->sec_ok = 0;
+		if (r->ap != r->aend) {
+			problem(r, "section (%s) at offset %llu: %zu address bytes left over",
+			        hs_kind_name(r->sec.kind), (unsigned long long)r->sec.offset,
+			        (size_t)(r->aend - r->ap));
+			return -1;
+		}
 		if (r->nrec != r->sec.count) {
 			problem(r, "section (%s) at offset %llu holds %llu records, header says %llu",
 			        hs_kind_name(r->sec.kind), (unsigned long long)r->sec.offset,

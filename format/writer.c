@@ -31,6 +31,8 @@
 typedef struct kbuf {
 	uint8_t *p;
 	size_t len, cap;
+	uint8_t *a;          /* address stream (objects, refs) */
+	size_t alen, acap;
 	uint64_t count;      /* records in the pending section */
 	uint64_t total;      /* records of this kind in the whole file */
 	int64_t prev_addr;   /* delta base (objects, refs), reset per section */
@@ -55,6 +57,8 @@ struct hs_writer {
 	kbuf b[NKINDS];
 	uint8_t *scratch;    /* one record being encoded */
 	size_t scratch_cap;
+	uint8_t *ascratch;   /* its addresses */
+	size_t alen, ascratch_cap;
 	uint64_t bytes;
 	uint32_t file_crc;
 	uint64_t next_string, next_type, next_frame, next_traceback;
@@ -112,15 +116,42 @@ static int emit(hs_writer *w, const void *data, size_t len)
 	return 0;
 }
 
-static int write_section(hs_writer *w, unsigned kind, uint16_t flags,
-                         const uint8_t *raw, size_t raw_len, uint64_t count)
+/* Compresses the concatenation of the parts into one zstd frame in zbuf;
+ * returns the compressed length, or 0 on error. */
+static size_t compress_parts(hs_writer *w, const uint8_t *const *part,
+                             const size_t *plen, int nparts)
 {
-	size_t bound = ZSTD_compressBound(raw_len);
-	if (reserve(w, &w->zbuf, &w->zcap, bound) < 0)
+	size_t raw_len = 0;
+	for (int i = 0; i < nparts; i++)
+		raw_len += plen[i];
+	if (reserve(w, &w->zbuf, &w->zcap, ZSTD_compressBound(raw_len)) < 0)
+		return 0;
+	size_t rc = ZSTD_CCtx_reset(w->cctx, ZSTD_reset_session_only);
+	if (!ZSTD_isError(rc))
+		rc = ZSTD_CCtx_setPledgedSrcSize(w->cctx, raw_len);
+	ZSTD_outBuffer out = { w->zbuf, w->zcap, 0 };
+	for (int i = 0; i < nparts && !ZSTD_isError(rc); i++) {
+		ZSTD_inBuffer in = { part[i], plen[i], 0 };
+		ZSTD_EndDirective end = i == nparts - 1 ? ZSTD_e_end : ZSTD_e_continue;
+		do
+			rc = ZSTD_compressStream2(w->cctx, &out, &in, end);
+		while (!ZSTD_isError(rc) && (in.pos < in.size || (end == ZSTD_e_end && rc)));
+	}
+	if (ZSTD_isError(rc))
+		return fail(w, "compression failed: %s", ZSTD_getErrorName(rc)), 0;
+	return out.pos;
+}
+
+static int write_section(hs_writer *w, unsigned kind, uint16_t flags,
+                         const uint8_t *const *part, const size_t *plen, int nparts,
+                         uint64_t count)
+{
+	size_t raw_len = 0;
+	for (int i = 0; i < nparts; i++)
+		raw_len += plen[i];
+	size_t clen = compress_parts(w, part, plen, nparts);
+	if (!clen)
 		return -1;
-	size_t clen = ZSTD_compress2(w->cctx, w->zbuf, w->zcap, raw, raw_len);
-	if (ZSTD_isError(clen))
-		return fail(w, "compression failed: %s", ZSTD_getErrorName(clen));
 	if (w->nindex == w->index_cap) {
 		size_t ncap = w->index_cap ? w->index_cap * 2 : 64;
 		hs_index_entry *ni = w->re(w->index, ncap * sizeof(*ni));
@@ -170,30 +201,51 @@ static int flush_kind(hs_writer *w, unsigned kind)
 		if (k != kind && w->b[k].len && hs_kind_rank(k) < hs_kind_rank(kind) &&
 		    flush_kind(w, k) < 0)
 			return -1;
-	if (write_section(w, kind, kind_flags(kind), b->p, b->len, b->count) < 0)
+	/* objects and refs: records, then their address stream (FORMAT.md) */
+	uint8_t pre[HS_VARINT_MAX];
+	int split = hs_has_addr_stream(kind);
+	const uint8_t *part[3] = { pre, b->p, b->a };
+	size_t plen[3] = { split ? hs_put_varint(pre, b->len) : 0, b->len, split ? b->alen : 0 };
+	if (write_section(w, kind, kind_flags(kind), part, plen, 3, b->count) < 0)
 		return -1;
 	b->len = 0;
+	b->alen = 0;
 	b->count = 0;
 	b->prev_addr = 0;
 	return 0;
 }
 
-/* Appends the record in w->scratch[0..len) to its kind's buffer. */
+/* Appends the record in w->scratch[0..len), and its addresses in
+ * w->ascratch, to its kind's buffers. */
 static int commit(hs_writer *w, unsigned kind, size_t len)
 {
 	kbuf *b = &w->b[kind];
+	size_t alen = w->alen;
+	w->alen = 0;
 	if (w->failed)
 		return -1;
-	if (reserve(w, &b->p, &b->cap, b->len + HS_VARINT_MAX + len) < 0)
+	if (reserve(w, &b->p, &b->cap, b->len + HS_VARINT_MAX + len) < 0 ||
+	    reserve(w, &b->a, &b->acap, b->alen + alen) < 0)
 		return -1;
 	b->len += hs_put_varint(b->p + b->len, len);
 	memcpy(b->p + b->len, w->scratch, len);
 	b->len += len;
+	memcpy(b->a + b->alen, w->ascratch, alen);
+	b->alen += alen;
 	b->count++;
 	b->total++;
-	if (b->len >= w->section_size)
+	if (b->len + b->alen >= w->section_size)
 		return flush_kind(w, kind);
 	return 0;
+}
+
+/* Makes sure the address scratch buffer has room for need more bytes;
+ * returns its write position. */
+static uint8_t *ascratch(hs_writer *w, size_t need)
+{
+	if (reserve(w, &w->ascratch, &w->ascratch_cap, w->alen + need) < 0)
+		return NULL;
+	return w->ascratch + w->alen;
 }
 
 /* Makes sure the scratch buffer holds need bytes. */
@@ -417,14 +469,15 @@ uint64_t hs_writer_type(hs_writer *w, uint64_t addr, uint64_t name)
 
 /* Addresses are written as zigzag deltas from the previous one in the
  * same section: heap neighbours are close, so deltas are short. */
-static size_t put_addr(uint8_t *p, kbuf *b, uint64_t addr)
+static void put_addr(hs_writer *w, kbuf *b, uint64_t addr)
 {
-	size_t n = hs_put_varint(p, hs_zigzag((int64_t)(addr - (uint64_t)b->prev_addr)));
+	w->alen += hs_put_varint(w->ascratch + w->alen,
+	                         hs_zigzag((int64_t)(addr - (uint64_t)b->prev_addr)));
 	b->prev_addr = (int64_t)addr;
-	return n;
 }
 
-static size_t put_edges(uint8_t *p, uint64_t src, const hs_edge *e, size_t n);
+static size_t put_edges(hs_writer *w, uint8_t *p, uint64_t src, const hs_edge *e,
+                        size_t n);
 
 /* Encodes the held-back object, with up to n of its edges, and commits it. */
 static int commit_object(hs_writer *w, const hs_edge *e, size_t n_edges)
@@ -433,12 +486,11 @@ static int commit_object(hs_writer *w, const hs_edge *e, size_t n_edges)
 	w->has_pending = 0;
 	uint32_t flags = o->flags | (n_edges ? HS_OF_HAS_REFS : 0);
 	size_t vlen = (flags & HS_OF_HAS_VALUE) ? o->value_len : 0;
-	uint8_t *p = scratch(w, (10 + 4 * n_edges) * HS_VARINT_MAX + vlen);
-	if (!p)
+	uint8_t *p = scratch(w, (10 + 3 * n_edges) * HS_VARINT_MAX + vlen);
+	if (!p || !ascratch(w, (1 + 2 * n_edges) * HS_VARINT_MAX))
 		return -1;
-	kbuf *b = &w->b[HS_K_OBJECTS];
-	size_t n = put_addr(p, b, o->addr);
-	n += hs_put_varint(p + n, o->type);
+	put_addr(w, &w->b[HS_K_OBJECTS], o->addr);
+	size_t n = hs_put_varint(p, o->type);
 	n += hs_put_varint(p + n, o->size);
 	n += hs_put_varint(p + n, o->refcnt);
 	n += hs_put_varint(p + n, flags);
@@ -451,7 +503,7 @@ static int commit_object(hs_writer *w, const hs_edge *e, size_t n_edges)
 	if (flags & HS_OF_HAS_TRACE)
 		n += hs_put_varint(p + n, o->trace);
 	if (n_edges) {
-		n += put_edges(p + n, o->addr, e, n_edges);
+		n += put_edges(w, p + n, o->addr, e, n_edges);
 		w->b[HS_K_REFS].total++;
 	}
 	return commit(w, HS_K_OBJECTS, n);
@@ -489,12 +541,14 @@ static size_t put_target(uint8_t *p, uint64_t src, uint64_t dst)
 	return 1 + hs_put_varint(p + 1, dst);
 }
 
-/* Writes n edges (count first) with targets relative to src. */
-static size_t put_edges(uint8_t *p, uint64_t src, const hs_edge *e, size_t n_edges)
+/* Writes n edges: the count and (kind, label) pairs into the record at p,
+ * the targets, relative to src, into the address stream. */
+static size_t put_edges(hs_writer *w, uint8_t *p, uint64_t src, const hs_edge *e,
+                        size_t n_edges)
 {
 	size_t n = hs_put_varint(p, n_edges);
 	for (size_t i = 0; i < n_edges; i++) {
-		n += put_target(p + n, src, e[i].dst);
+		w->alen += put_target(w->ascratch + w->alen, src, e[i].dst);
 		n += hs_put_varint(p + n, e[i].kind);
 		n += hs_put_varint(p + n, e[i].label);
 	}
@@ -516,11 +570,11 @@ int hs_writer_refs(hs_writer *w, uint64_t src, const hs_edge *e, size_t n_edges)
 	}
 	do {
 		size_t chunk = n_edges < MAX_EDGES_PER_RECORD ? n_edges : MAX_EDGES_PER_RECORD;
-		uint8_t *p = scratch(w, (2 + 4 * chunk) * HS_VARINT_MAX);
-		if (!p)
+		uint8_t *p = scratch(w, (1 + 2 * chunk) * HS_VARINT_MAX);
+		if (!p || !ascratch(w, (1 + 2 * chunk) * HS_VARINT_MAX))
 			return -1;
-		size_t n = put_addr(p, &w->b[HS_K_REFS], src);
-		n += put_edges(p + n, src, e, chunk);
+		put_addr(w, &w->b[HS_K_REFS], src);
+		size_t n = put_edges(w, p, src, e, chunk);
 		if (commit(w, HS_K_REFS, n) < 0)
 			return -1;
 		e += chunk;
@@ -641,7 +695,9 @@ int hs_writer_finish(hs_writer *w)
 		ib.len += n + 1;
 	}
 	uint64_t index_off = w->bytes;
-	if (write_section(w, HS_K_INDEX, 0, ib.p, ib.len, nsec) < 0)
+	const uint8_t *part[1] = { ib.p };
+	size_t plen[1] = { ib.len };
+	if (write_section(w, HS_K_INDEX, 0, part, plen, 1, nsec) < 0)
 		goto done;
 	uint8_t t[HS_TRAILER_SIZE];
 	hs_put_le64(t, index_off);
@@ -680,9 +736,12 @@ void hs_writer_free(hs_writer *w)
 {
 	if (!w)
 		return;
-	for (unsigned k = 0; k < NKINDS; k++)
+	for (unsigned k = 0; k < NKINDS; k++) {
 		w->fr(w->b[k].p);
+		w->fr(w->b[k].a);
+	}
 	w->fr(w->scratch);
+	w->fr(w->ascratch);
 	w->fr(w->zbuf);
 	w->fr(w->slots);
 	w->fr(w->keys);
