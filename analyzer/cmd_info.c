@@ -1,238 +1,166 @@
-/* cmd_info.c - 'heapsnap info': metadata, sections and record counts. */
+/* cmd_info.c - 'heapsnap info': metadata, sections, record counts and the
+ * analysis totals (reachable, garbage, roots). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmds.h"
-#include "dump.h"
+#include "db.h"
 
-typedef struct meta_list {
-	size_t n, cap;
-	struct meta_item {
-		char *key;
-		int type;
-		char *text; /* the value as text */
-		uint64_t u;
-		int64_t i;
-		double f;
-	} *items;
-} meta_list;
+static const char *const totals[] = {
+	"objects", "bytes", "references", "roots", "types", "reachable", "reachable_bytes",
+	"garbage", "garbage_bytes", "max_depth", "dropped_objects", "dropped_references",
+	"dropped_roots",
+};
+#define NTOTALS (sizeof(totals) / sizeof(totals[0]))
 
-static int collect_meta(void *ctx, const hs_section *sec, const hs_record *rec)
-{
-	meta_list *ml = ctx;
-	if (rec->kind != HS_K_META)
-		return 0;
-	if (ml->n == ml->cap) {
-		size_t cap = ml->cap ? ml->cap * 2 : 32;
-		struct meta_item *it = realloc(ml->items, cap * sizeof(*it));
-		if (!it)
-			return -1;
-		ml->items = it;
-		ml->cap = cap;
-	}
-	const hs_meta *m = &rec->u.meta;
-	struct meta_item *it = &ml->items[ml->n];
-	hsa_str text = {0};
-	hsa_meta_text(m, &text);
-	it->key = strndup(m->key, m->key_len);
-	it->text = text.s ? text.s : strdup("");
-	if (!it->key || !it->text) {
-		free(it->key);
-		free(it->text);
-		return -1;
-	}
-	it->type = m->type;
-	it->u = m->u;
-	it->i = m->i;
-	it->f = m->f;
-	ml->n++;
-	return 0;
-}
+typedef struct info {
+	sqlite3 *db;
+	char *source, *problem;
+	int64_t size, complete, total[NTOTALS];
+	char err[1024];
+} info;
 
-static void meta_free(meta_list *ml)
-{
-	for (size_t i = 0; i < ml->n; i++) {
-		free(ml->items[i].key);
-		free(ml->items[i].text);
-	}
-	free(ml->items);
-}
-
-static const char *state_text(const hsa_file_stats *st)
-{
-	if (st->complete && !st->problems)
-		return "complete";
-	return st->complete ? "damaged" : "truncated or damaged";
-}
-
-static double ratio(const hsa_kind_stats *k)
-{
-	return k->comp ? (double)k->raw / (double)k->comp : 0.0;
-}
-
-static const char *kind_label(unsigned k)
-{
-	return k ? hs_kind_name(k) : "unknown";
-}
-
-static void print_json(const char *path, const hsa_file_stats *st, const meta_list *ml)
+static void print_json(info *in)
 {
 	hsa_json j;
+	char err[256];
 	hsa_json_init(&j, stdout);
 	hsa_json_open(&j, NULL);
-	hsa_json_str(&j, "file", path);
-	hsa_json_uint(&j, "size", st->size);
-	char ver[32];
-	snprintf(ver, sizeof(ver), "%u.%u", st->major, st->minor);
-	hsa_json_str(&j, "format", ver);
-	hsa_json_str(&j, "state", state_text(st));
-	hsa_json_bool(&j, "complete", st->complete && !st->problems);
-	if (st->problem[0])
-		hsa_json_str(&j, "problem", st->problem);
+	hsa_json_str(&j, "file", in->source);
+	hsa_json_int(&j, "size", in->size);
+	hsa_json_str(&j, "state", in->complete ? "complete" : "truncated or damaged");
+	hsa_json_bool(&j, "complete", (int)in->complete);
+	if (in->problem && *in->problem)
+		hsa_json_str(&j, "problem", in->problem);
 	else
 		hsa_json_null(&j, "problem");
-	hsa_json_uint(&j, "problems", st->problems);
-	hsa_json_uint(&j, "skipped_sections", st->skipped);
 	hsa_json_open(&j, "meta");
-	for (size_t i = 0; i < ml->n; i++) {
-		const struct meta_item *it = &ml->items[i];
-		if (it->type == HS_M_UINT)
-			hsa_json_uint(&j, it->key, it->u);
-		else if (it->type == HS_M_INT)
-			hsa_json_int(&j, it->key, it->i);
-		else if (it->type == HS_M_F64)
-			hsa_json_f64(&j, it->key, it->f);
+	sqlite3_stmt *st = hsa_db_prepare(in->db,
+	                                  "SELECT key, value FROM meta WHERE key NOT LIKE 'load.%'"
+	                                  " ORDER BY rowid",
+	                                  err, sizeof(err));
+	while (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER)
+			hsa_json_int(&j, key, sqlite3_column_int64(st, 1));
+		else if (sqlite3_column_type(st, 1) == SQLITE_FLOAT)
+			hsa_json_f64(&j, key, sqlite3_column_double(st, 1));
 		else
-			hsa_json_str(&j, it->key, it->text);
+			hsa_json_strn(&j, key, sqlite3_column_blob(st, 1),
+			              (size_t)sqlite3_column_bytes(st, 1));
 	}
+	sqlite3_finalize(st);
 	hsa_json_close(&j);
 	hsa_json_array(&j, "sections");
-	for (unsigned k = 0; k <= HS_K_MAX_KNOWN; k++) {
-		const hsa_kind_stats *ks = &st->kind[k];
-		if (!ks->sections)
-			continue;
-		hsa_json_open(&j, NULL);
-		hsa_json_str(&j, "kind", kind_label(k));
-		hsa_json_uint(&j, "sections", ks->sections);
-		hsa_json_uint(&j, "records", ks->records);
-		hsa_json_uint(&j, "compressed", ks->comp);
-		hsa_json_uint(&j, "raw", ks->raw);
-		hsa_json_f64(&j, "ratio", ratio(ks));
-		hsa_json_close(&j);
-	}
+	st = hsa_db_prepare(in->db,
+	                    "SELECT kind, sections, records, compressed, raw,"
+	                    " round(CAST(raw AS REAL) / max(compressed, 1), 2) AS ratio"
+	                    " FROM sections ORDER BY rowid",
+	                    err, sizeof(err));
+	if (st)
+		hsa_render(st, NULL, 0, &j, NULL, err, sizeof(err));
+	sqlite3_finalize(st);
 	hsa_json_end(&j);
 	hsa_json_open(&j, "records");
-	for (unsigned k = 1; k <= HS_K_MAX_KNOWN; k++)
-		if (k != HS_K_INDEX)
-			hsa_json_uint(&j, hs_kind_name(k), st->kind[k].records);
-	hsa_json_uint(&j, "edges", st->edges);
+	st = hsa_db_prepare(in->db, "SELECT kind, records FROM sections WHERE kind != 'index'",
+	                    err, sizeof(err));
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		hsa_json_int(&j, (const char *)sqlite3_column_text(st, 0),
+		             sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	hsa_json_int(&j, "edges", hsa_db_meta_int(in->db, "load.edges", 0));
+	hsa_json_close(&j);
+	hsa_json_open(&j, "totals");
+	for (size_t i = 0; i < NTOTALS; i++)
+		hsa_json_int(&j, totals[i], in->total[i]);
 	hsa_json_close(&j);
 	hsa_json_close(&j);
 	hsa_json_finish(&j);
 }
 
-static int print_text(const char *path, const hsa_file_stats *st, const meta_list *ml)
+static int print_text(info *in)
 {
 	char a[32], b[32];
-	int rc = -1;
-	hsa_table *mt = NULL, *st_tab = NULL;
-	printf("file      %s (%s, format %u.%u)\n", path, hsa_human_size(st->size, a), st->major,
-	       st->minor);
-	printf("state     %s%s%s\n", state_text(st), st->problem[0] ? ": " : "", st->problem);
-	if (st->skipped)
-		printf("skipped   %" PRIu64 " unknown optional sections\n", st->skipped);
-	static const char *const mh[] = {"key", "value"};
-	mt = hsa_table_new(2, mh, "ll");
-	if (!mt)
-		goto done;
-	for (size_t i = 0; i < ml->n; i++)
-		if (hsa_table_row(mt) || hsa_table_cell(mt, "%s", ml->items[i].key) ||
-		    hsa_table_cell(mt, "%s", ml->items[i].text))
-			goto done;
+	int64_t *t = in->total;
+	printf("file      %s (%s)\n", in->source, hsa_human_size((uint64_t)in->size, a));
+	printf("state     %s%s%s\n", in->complete ? "complete" : "truncated or damaged",
+	       in->problem && *in->problem ? ": " : "", in->problem ? in->problem : "");
+	sqlite3_stmt *st = hsa_db_prepare(in->db,
+	                                  "SELECT key, value FROM meta WHERE key NOT LIKE 'load.%'"
+	                                  " ORDER BY rowid",
+	                                  in->err, sizeof(in->err));
+	static const hsa_col mcols[] = {{"key", 's'}, {"value", 'v'}};
 	printf("\nmetadata\n");
-	hsa_table_print(mt, stdout, "  ");
-	static const char *const sh[] = {"kind", "sections", "records", "compressed", "raw",
-	                                 "ratio"};
-	st_tab = hsa_table_new(6, sh, "lrrrrr");
-	if (!st_tab)
-		goto done;
-	hsa_kind_stats tot = {0};
-	for (unsigned k = 0; k <= HS_K_MAX_KNOWN; k++) {
-		const hsa_kind_stats *ks = &st->kind[k];
-		if (!ks->sections)
-			continue;
-		tot.sections += ks->sections;
-		tot.records += ks->records;
-		tot.comp += ks->comp;
-		tot.raw += ks->raw;
-		if (hsa_table_row(st_tab) || hsa_table_cell(st_tab, "%s", kind_label(k)) ||
-		    hsa_table_cell(st_tab, "%" PRIu64, ks->sections) ||
-		    hsa_table_cell(st_tab, "%s", hsa_human_count(ks->records, a)) ||
-		    hsa_table_cell(st_tab, "%s", hsa_human_size(ks->comp, b)) ||
-		    hsa_table_cell(st_tab, "%s", hsa_human_size(ks->raw, a)) ||
-		    hsa_table_cell(st_tab, "%.1fx", ratio(ks)))
-			goto done;
-	}
-	if (hsa_table_row(st_tab) || hsa_table_cell(st_tab, "total") ||
-	    hsa_table_cell(st_tab, "%" PRIu64, tot.sections) ||
-	    hsa_table_cell(st_tab, "%s", hsa_human_count(tot.records, a)) ||
-	    hsa_table_cell(st_tab, "%s", hsa_human_size(tot.comp, b)) ||
-	    hsa_table_cell(st_tab, "%s", hsa_human_size(tot.raw, a)) ||
-	    hsa_table_cell(st_tab, "%.1fx", ratio(&tot)))
-		goto done;
+	if (!st || hsa_render(st, mcols, 2, NULL, "  ", in->err, sizeof(in->err)) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	st = hsa_db_prepare(in->db,
+	                    "SELECT kind, sections, records, compressed, raw,"
+	                    " printf('%.1fx', CAST(raw AS REAL) / max(compressed, 1)) FROM sections"
+	                    " UNION ALL SELECT 'total', sum(sections), sum(records), sum(compressed),"
+	                    " sum(raw), printf('%.1fx', CAST(sum(raw) AS REAL) / max(sum(compressed), 1))"
+	                    " FROM sections",
+	                    in->err, sizeof(in->err));
+	static const hsa_col scols[] = {{"kind", 's'}, {"sections", 'n'}, {"records", 'n'},
+	                                {"compressed", 'b'}, {"raw", 'b'}, {"ratio", 's'}};
 	printf("\nsections\n");
-	hsa_table_print(st_tab, stdout, "  ");
-	printf("\nrecords   ");
-	for (unsigned k = HS_K_STRINGS; k < HS_K_INDEX; k++) {
-		printf("%s%s %s", k == HS_K_STRINGS ? "" : ", ",
-		       hsa_human_count(st->kind[k].records, a), hs_kind_name(k));
-		if (k == HS_K_REFS)
-			printf(" (%s edges)", hsa_human_count(st->edges, b));
-	}
-	printf("\n");
-	rc = 0;
-done:
-	hsa_table_free(mt);
-	hsa_table_free(st_tab);
-	if (rc)
-		hsa_error("out of memory");
-	return rc;
+	if (!st || hsa_render(st, scols, 6, NULL, "  ", in->err, sizeof(in->err)) < 0)
+		goto fail;
+	sqlite3_finalize(st);
+	printf("\nheap\n");
+	printf("  objects     %s (%s)\n", hsa_human_count((uint64_t)t[0], a),
+	       hsa_human_size((uint64_t)t[1], b));
+	printf("  references  %s\n", hsa_human_count((uint64_t)t[2], a));
+	printf("  types       %s\n", hsa_human_count((uint64_t)t[4], a));
+	printf("  roots       %s\n", hsa_human_count((uint64_t)t[3], a));
+	printf("  reachable   %s objects (%s), at most %" PRId64 " references from a root\n",
+	       hsa_human_count((uint64_t)t[5], a), hsa_human_size((uint64_t)t[6], b), t[9]);
+	printf("  garbage     %s unreachable objects (%s) awaiting collection\n",
+	       hsa_human_count((uint64_t)t[7], a), hsa_human_size((uint64_t)t[8], b));
+	if (t[10] || t[11] || t[12])
+		printf("  dropped     %" PRId64 " repeated objects, %" PRId64
+		       " references and %" PRId64 " roots to objects not in the dump\n",
+		       t[10], t[11], t[12]);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	return -1;
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
-	hs_reader *r = NULL;
-	meta_list ml = {0};
-	hsa_file_stats st;
-	hsa_progress prog;
-	char err[512];
+	info in;
+	memset(&in, 0, sizeof(in));
 	int rc = hsa_parse_args(cmd, argc, argv, &a);
 	if (rc)
 		goto done;
-	const char *path = a.pos[0];
 	rc = HSA_EXIT_FAIL;
-	r = hs_reader_open(path, err, sizeof(err));
-	if (!r) {
-		hsa_error("%s", err);
+	if (hsa_db_open(a.pos[0], &in.db, in.err, sizeof(in.err))) {
+		hsa_error("%s", in.err);
 		goto done;
 	}
-	hsa_progress_start(&prog, "reading", hs_reader_size(r));
-	int s = hsa_dump_scan(r, &st, collect_meta, &ml, &prog);
-	hsa_progress_end(&prog);
-	if (s) {
-		hsa_error("out of memory reading '%s'", path);
+	in.source = hsa_db_meta_text(in.db, "load.source");
+	in.problem = hsa_db_meta_text(in.db, "load.problem");
+	in.size = hsa_db_meta_int(in.db, "load.source_size", 0);
+	in.complete = hsa_db_meta_int(in.db, "load.complete", 0);
+	for (size_t i = 0; i < NTOTALS; i++) {
+		char key[64];
+		snprintf(key, sizeof(key), "load.%s", totals[i]);
+		in.total[i] = hsa_db_meta_int(in.db, key, 0);
+	}
+	if (hsa_arg(cmd, &a, "json")) {
+		print_json(&in);
+	} else if (print_text(&in)) {
+		hsa_error("%s", in.err);
 		goto done;
 	}
-	if (hsa_arg(cmd, &a, "json"))
-		print_json(path, &st, &ml);
-	else if (print_text(path, &st, &ml))
-		goto done;
 	rc = 0;
 done:
-	hs_reader_free(r);
-	meta_free(&ml);
+	free(in.source);
+	free(in.problem);
+	sqlite3_close(in.db);
 	free(a.pos);
 	return rc < 0 ? 0 : rc;
 }
@@ -244,10 +172,12 @@ static const hsa_opt opts[] = {
 
 const hsa_cmd hsa_cmd_info = {
 	.name = "info",
-	.summary = "show a dump's metadata, sections and record counts",
-	.usage = "FILE [--json]",
-	.details = "Prints the metadata records, the sections of each kind with their record\n"
-	           "counts and compressed and raw sizes, and whether the dump is complete.",
+	.summary = "a dump's metadata, sections, record counts and heap totals",
+	.usage = "DUMP [--json]",
+	.details = "Prints the dump's metadata records; its sections of each kind with record\n"
+	           "counts, compressed and raw sizes; whether it is complete (or else the\n"
+	           "first problem the reader found); and the heap totals: objects,\n"
+	           "references, roots, reachable objects and unreachable garbage.",
 	.min_pos = 1,
 	.max_pos = 1,
 	.opts = opts,

@@ -6,5 +6,13 @@
 
 extern const hsa_cmd hsa_cmd_info;
 extern const hsa_cmd hsa_cmd_verify;
+extern const hsa_cmd hsa_cmd_load;
+extern const hsa_cmd hsa_cmd_top;
+extern const hsa_cmd hsa_cmd_show;
+extern const hsa_cmd hsa_cmd_path;
+extern const hsa_cmd hsa_cmd_dominators;
+extern const hsa_cmd hsa_cmd_sites;
+extern const hsa_cmd hsa_cmd_tasks;
+extern const hsa_cmd hsa_cmd_sql;
 
 #endif

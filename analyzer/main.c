@@ -5,8 +5,9 @@
 #include "cmds.h"
 
 static const hsa_cmd *const commands[] = {
-	&hsa_cmd_info,
-	&hsa_cmd_verify,
+	&hsa_cmd_info,       &hsa_cmd_verify, &hsa_cmd_load,  &hsa_cmd_top,
+	&hsa_cmd_show,       &hsa_cmd_path,   &hsa_cmd_dominators,
+	&hsa_cmd_sites,      &hsa_cmd_tasks,  &hsa_cmd_sql,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

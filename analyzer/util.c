@@ -426,6 +426,15 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+int hsa_utf8_valid(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	for (size_t i = 0, k; i < n; i += k)
+		if (!(k = utf8_seq(p + i, n - i)))
+			return 0;
+	return 1;
+}
+
 static void json_string(FILE *f, const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;

@@ -69,6 +69,8 @@ const char *hsa_human_size(uint64_t n, char *buf);
 const char *hsa_human_count(uint64_t n, char *buf);
 /* Seconds since an arbitrary start, monotonic. */
 double hsa_now(void);
+/* Whether n bytes at s are valid UTF-8. */
+int hsa_utf8_valid(const void *s, size_t n);
 /* Appends to a growable NUL-terminated string; returns -1 on no memory. */
 typedef struct hsa_str {
 	char *s;

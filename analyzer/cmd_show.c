@@ -1,0 +1,298 @@
+/* cmd_show.c - 'heapsnap show': one object, its referrers and referents. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmds.h"
+#include "db.h"
+#include "hsnap.h"
+#include "path.h"
+
+typedef struct shown {
+	sqlite3 *db;
+	hsa_json *j; /* NULL: text */
+	uint64_t limit;
+	char err[1024];
+} shown;
+
+static uint64_t addr_of(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t a = 0;
+	if (sqlite3_prepare_v2(db, "SELECT addr FROM objects WHERE id = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			a = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+static int64_t count(sqlite3 *db, const char *sql, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Referrers or referents: (other object, kind, label) rows. */
+static int neighbours(shown *s, const char *title, const char *count_sql, const char *sql,
+                      int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	hsa_table *t = NULL;
+	int rc = -1;
+	int64_t total = count(s->db, count_sql, id);
+	if (total < 0 || !(st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err))))
+		goto done;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (int64_t)s->limit);
+	static const char *const heads[] = {"via", "address", "object"};
+	if (s->j) {
+		hsa_json_open(s->j, title);
+		hsa_json_int(s->j, "count", total);
+		hsa_json_array(s->j, "items");
+	} else if (!(t = hsa_table_new(3, heads, "lll"))) {
+		goto done;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t other = sqlite3_column_int64(st, 0);
+		int kind = sqlite3_column_int(st, 1);
+		hsa_str label = {0}, desc = {0};
+		char addr[32];
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, addr_of(s->db, other));
+		int bad = hsa_db_edge_label(s->db, kind, sqlite3_column_int64(st, 2), &label) ||
+		          hsa_db_describe(s->db, other, &desc);
+		if (!bad && s->j) {
+			hsa_json_open(s->j, NULL);
+			hsa_json_str(s->j, "address", addr);
+			hsa_json_str(s->j, "object", desc.s);
+			hsa_json_str(s->j, "kind", hs_edge_kind_name((unsigned)kind));
+			hsa_json_str(s->j, "label", label.s ? label.s : "");
+			hsa_json_close(s->j);
+		} else if (!bad) {
+			bad = hsa_table_row(t) || hsa_table_cell(t, "%s", label.s ? label.s : "") ||
+			      hsa_table_cell(t, "%s", addr) || hsa_table_cell(t, "%s", desc.s);
+		}
+		hsa_str_free(&label);
+		hsa_str_free(&desc);
+		if (bad)
+			goto done;
+	}
+	if (s->j) {
+		hsa_json_end(s->j);
+		hsa_json_close(s->j);
+	} else {
+		printf("\n%s: %" PRId64 "%s\n", title, total,
+		       (uint64_t)total > s->limit ? " (the first shown; see -n)" : "");
+		if (total)
+			hsa_table_print(t, stdout, "  ");
+	}
+	rc = 0;
+done:
+	hsa_table_free(t);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int traceback(shown *s, int64_t trace)
+{
+	static const char sql[] = "SELECT f.filename, f.lineno FROM traceback_frames tf"
+	                          " JOIN frames f ON f.id = tf.frame WHERE tf.traceback = ?"
+	                          " ORDER BY tf.depth";
+	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err));
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, trace);
+	if (s->j)
+		hsa_json_array(s->j, "traceback");
+	else
+		printf("  allocated  ");
+	int first = 1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *file = (const char *)sqlite3_column_text(st, 0);
+		int64_t line = sqlite3_column_int64(st, 1);
+		if (s->j) {
+			hsa_json_open(s->j, NULL);
+			hsa_json_str(s->j, "file", file);
+			hsa_json_int(s->j, "line", line);
+			hsa_json_close(s->j);
+		} else {
+			printf("%s%s:%" PRId64 "\n", first ? "" : "             ", file ? file : "?", line);
+		}
+		first = 0;
+	}
+	if (s->j)
+		hsa_json_end(s->j);
+	else if (first)
+		printf("(traceback not in the dump)\n");
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int show(shown *s, int64_t id)
+{
+	static const char sql[] =
+		"SELECT o.addr, t.name, o.size, o.retained, o.refcnt, o.flags, o.len, o.value,"
+		" o.name, o.trace, o.reachable, o.depth, o.idom,"
+		" (SELECT value FROM meta WHERE key = 'load.reachable_bytes')"
+		" FROM objects o LEFT JOIN types t ON t.id = o.type WHERE o.id = ?";
+	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err));
+	hsa_str desc = {0}, dom = {0}, val = {0};
+	int rc = -1;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
+	const char *type = (const char *)sqlite3_column_text(st, 1);
+	uint64_t size = (uint64_t)sqlite3_column_int64(st, 2);
+	uint64_t retained = (uint64_t)sqlite3_column_int64(st, 3);
+	int64_t flags = sqlite3_column_int64(st, 5);
+	int reachable = sqlite3_column_int(st, 10);
+	int64_t idom = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
+	double total = sqlite3_column_double(st, 13);
+	char addrs[32], b1[16], b2[16];
+	snprintf(addrs, sizeof(addrs), "0x%" PRIx64, addr);
+	if (hsa_db_describe(s->db, id, &desc) || (idom && hsa_db_describe(s->db, idom, &dom)))
+		goto done;
+	if (s->j) {
+		hsa_json_open(s->j, NULL);
+		hsa_json_str(s->j, "address", addrs);
+		hsa_json_str(s->j, "description", desc.s);
+		hsa_json_str(s->j, "type", type);
+		hsa_json_int(s->j, "size", (int64_t)size);
+		hsa_json_int(s->j, "retained", (int64_t)retained);
+		hsa_json_int(s->j, "refcnt", sqlite3_column_int64(st, 4));
+		hsa_json_int(s->j, "flags", flags);
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+			hsa_json_int(s->j, "len", sqlite3_column_int64(st, 6));
+		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+			hsa_json_strn(s->j, "value", sqlite3_column_blob(st, 7),
+			              (size_t)sqlite3_column_bytes(st, 7));
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			hsa_json_str(s->j, "name", (const char *)sqlite3_column_text(st, 8));
+		hsa_json_bool(s->j, "reachable", reachable);
+		if (reachable)
+			hsa_json_int(s->j, "depth", sqlite3_column_int64(st, 11));
+		if (idom) {
+			char da[32];
+			snprintf(da, sizeof(da), "0x%" PRIx64, addr_of(s->db, idom));
+			hsa_json_open(s->j, "dominator");
+			hsa_json_str(s->j, "address", da);
+			hsa_json_str(s->j, "description", dom.s);
+			hsa_json_close(s->j);
+		}
+	} else {
+		printf("%s %s\n", addrs, desc.s);
+		printf("  type       %s\n", type ? type : "(unknown)");
+		printf("  size       %s\n", hsa_human_size(size, b1));
+		printf("  retained   %s", hsa_human_size(retained, b2));
+		if (total > 0 && reachable)
+			printf(" (%.1f%% of the reachable heap)", 100.0 * (double)retained / total);
+		printf("\n  refcnt     %" PRId64 "\n", (int64_t)sqlite3_column_int64(st, 4));
+		printf("  gc         %s", flags & HS_OF_GC_TRACKED ? "tracked" : "untracked");
+		if (flags & HS_OF_GC_TRACKED)
+			printf(", generation %" PRId64, (flags & HS_OF_GEN_MASK) >> HS_OF_GEN_SHIFT);
+		printf("%s\n", flags & HS_OF_FINALIZER ? ", has a finalizer" : "");
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+			printf("  len        %" PRId64 "\n", (int64_t)sqlite3_column_int64(st, 6));
+		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+			printf("  name       %s\n", (const char *)sqlite3_column_text(st, 8));
+		if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+			if (hsa_str_repr(&val, sqlite3_column_blob(st, 7),
+			                 (size_t)sqlite3_column_bytes(st, 7), 400))
+				goto done;
+			printf("  value      '%s'%s\n", val.s ? val.s : "",
+			       flags & HS_OF_VALUE_TRUNC ? " (truncated)" : "");
+		}
+		if (reachable)
+			printf("  depth      %" PRId64 " references from a root\n",
+			       (int64_t)sqlite3_column_int64(st, 11));
+		else
+			printf("  reachable  no: garbage awaiting collection\n");
+		if (idom)
+			printf("  dominator  0x%" PRIx64 " %s\n", addr_of(s->db, idom), dom.s);
+	}
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
+		goto done;
+	if (neighbours(s, "referrers", "SELECT count(*) FROM refs WHERE dst = ?",
+	               "SELECT src, kind, label FROM refs WHERE dst = ? LIMIT ?", id) ||
+	    neighbours(s, "referents", "SELECT count(*) FROM refs WHERE src = ?",
+	               "SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT ?", id))
+		goto done;
+	if (s->j) {
+		hsa_json_close(s->j);
+		hsa_json_finish(s->j);
+	}
+	rc = 0;
+done:
+	if (rc && !s->err[0])
+		snprintf(s->err, sizeof(s->err), "query failed: %s", sqlite3_errmsg(s->db));
+	hsa_str_free(&desc);
+	hsa_str_free(&dom);
+	hsa_str_free(&val);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int run(const hsa_cmd *cmd, int argc, char **argv)
+{
+	hsa_args a;
+	shown s;
+	hsa_json j;
+	memset(&s, 0, sizeof(s));
+	int rc = hsa_parse_args(cmd, argc, argv, &a);
+	if (rc)
+		goto done;
+	rc = HSA_EXIT_USAGE;
+	if (hsa_arg_count(cmd, &a, "n", 20, &s.limit))
+		goto done;
+	rc = HSA_EXIT_FAIL;
+	int64_t id;
+	if (hsa_db_open(a.pos[0], &s.db, s.err, sizeof(s.err)) ||
+	    hsa_db_resolve(s.db, a.pos[1], &id, s.err, sizeof(s.err))) {
+		hsa_error("%s", s.err);
+		goto done;
+	}
+	if (hsa_arg(cmd, &a, "json")) {
+		hsa_json_init(&j, stdout);
+		s.j = &j;
+	}
+	if (show(&s, id)) {
+		hsa_error("%s", s.err);
+		goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_close(s.db);
+	free(a.pos);
+	return rc < 0 ? 0 : rc;
+}
+
+static const hsa_opt opts[] = {
+	{"n", 'n', "N", "list at most N referrers and referents (default 20)"},
+	{"json", 0, NULL, "print JSON for scripts"},
+	{NULL, 0, NULL, NULL},
+};
+
+const hsa_cmd hsa_cmd_show = {
+	.name = "show",
+	.summary = "one object: sizes, value, allocation traceback, referrers, referents",
+	.usage = "DUMP OBJ [-n N] [--json]",
+	.details = "OBJ is an address (0x7f3a...) or TYPE[#k], the k-th largest object of\n"
+	           "that type by retained size (TYPE#1, the largest, when #k is left out).\n"
+	           "TYPE is a full name (builtins.dict) or a unique short one (dict).",
+	.min_pos = 2,
+	.max_pos = 2,
+	.opts = opts,
+	.run = run,
+};

@@ -1,0 +1,61 @@
+/*
+ * db.h - the analysis database (schema in SCHEMA.md): loading a dump into
+ * it, the per-dump cache, and the queries the commands share.
+ */
+#ifndef HSA_DB_H
+#define HSA_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define HSA_SCHEMA_VERSION 1
+
+/* Loads the dump at path into a new database at out, written under a
+ * temporary name and renamed into place. Warns on stderr about a
+ * truncated or damaged dump (its intact part is loaded). Returns 0 or -1
+ * with err filled. */
+int hsa_db_load(const char *path, const char *out, char *err, size_t errlen);
+
+/* Opens arg read-only: a database as it is, or a dump through its cached
+ * database (DUMP.db beside it, or $XDG_CACHE_HOME/heapsnap/ when that
+ * directory is not writable), loading it first when missing or stale.
+ * Repeats the load warning of a damaged dump. Returns 0 or -1 with err. */
+int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen);
+
+/* Where the cached database of the dump at path lives (malloc'ed), or
+ * NULL when no cache directory can be made. */
+char *hsa_db_cache_path(const char *path);
+
+/* Prepares sql, reporting failure in err. */
+sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t errlen);
+/* A meta value as integer (dflt when absent) or text (malloc'ed, or NULL). */
+int64_t hsa_db_meta_int(sqlite3 *db, const char *key, int64_t dflt);
+char *hsa_db_meta_text(sqlite3 *db, const char *key);
+
+/* Resolves an object given as 0xADDR or TYPE[#k] (the k-th largest of the
+ * type by retained size, k from 1) to its id. On failure err says why and
+ * names the closest addresses or type names. */
+int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t errlen);
+
+/* A short description of object id for people: "list", "module app.stats",
+ * "function f", "str 'abc'"... appended to out. */
+int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
+
+/* Rendering query rows: as an aligned table for people (counts with
+ * separators, human sizes) or as JSON objects for scripts. */
+typedef struct hsa_col {
+	const char *name; /* header and JSON key */
+	char fmt;         /* 's' text, 'n' count, 'b' bytes, 'x' address, 'v' any value */
+} hsa_col;
+
+/* Steps st to the end. With j, emits each row as an object into the
+ * current JSON array; else prints a table (a header line, indented).
+ * ncols 0 takes the columns from the statement (format 'v'). Returns the
+ * row count, or -1 (err filled). */
+int64_t hsa_render(sqlite3_stmt *st, const hsa_col *cols, int ncols, hsa_json *j,
+                   const char *indent, char *err, size_t errlen);
+
+#endif

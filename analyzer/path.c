@@ -1,0 +1,275 @@
+/* path.c - retention paths and reference labels. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hsnap.h"
+#include "path.h"
+
+/* Runs a one-row query with one integer parameter; returns 1 with the
+ * statement positioned on the row (caller finalizes), 0 for no row, -1. */
+static int row(sqlite3 *db, const char *sql, int64_t a, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(*out, 1, a);
+	int rc = sqlite3_step(*out);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The first strong reference from src to dst: its kind and label. */
+static int edge_between(sqlite3 *db, int64_t src, int64_t dst, hsa_hop *hop)
+{
+	static const char sql[] = "SELECT kind, label FROM refs WHERE src = ? AND dst = ?"
+	                          " AND kind != 11 ORDER BY seq LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, src);
+	sqlite3_bind_int64(st, 2, dst);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		hop->kind = sqlite3_column_int(st, 0);
+		hop->label = sqlite3_column_int64(st, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	memset(p, 0, sizeof(*p));
+	uint64_t cap = 0;
+	int rc = -1;
+	/* Walk the BFS parents up to the root, then reverse. */
+	for (int64_t cur = id;;) {
+		sqlite3_finalize(st);
+		st = NULL;
+		int r = row(db, "SELECT reachable, parent FROM objects WHERE id = ?", cur, &st);
+		if (r <= 0)
+			goto fail;
+		if (!sqlite3_column_int(st, 0)) {
+			rc = 0;
+			goto done;
+		}
+		if (p->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			hsa_hop *h = realloc(p->hops, cap * sizeof(hsa_hop));
+			if (!h)
+				goto fail;
+			p->hops = h;
+		}
+		p->hops[p->n++] = (hsa_hop){cur, -1, 0};
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+			break;
+		cur = sqlite3_column_int64(st, 1);
+	}
+	for (uint64_t i = 0; i < p->n / 2; i++) {
+		hsa_hop t = p->hops[i];
+		p->hops[i] = p->hops[p->n - 1 - i];
+		p->hops[p->n - 1 - i] = t;
+	}
+	for (uint64_t i = 1; i < p->n; i++)
+		if (edge_between(db, p->hops[i - 1].id, p->hops[i].id, &p->hops[i]))
+			goto fail;
+	rc = 1;
+	goto done;
+fail:
+	snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+done:
+	sqlite3_finalize(st);
+	if (rc != 1)
+		hsa_path_free(p);
+	return rc;
+}
+
+void hsa_path_free(hsa_path *p)
+{
+	if (!p)
+		return;
+	free(p->hops);
+	memset(p, 0, sizeof(*p));
+}
+
+void hsa_paths_free(hsa_path *paths, uint64_t n)
+{
+	if (!paths)
+		return;
+	for (uint64_t i = 0; i < n; i++)
+		hsa_path_free(&paths[i]);
+	free(paths);
+}
+
+int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char *err,
+                  size_t errlen)
+{
+	/* The other referrers by their own distance from a root (the BFS
+	 * parent gave the shortest path already). */
+	static const char sql[] =
+		"SELECT DISTINCT r.src, o.depth FROM refs r JOIN objects o ON o.id = r.src"
+		" WHERE r.dst = ?1 AND r.kind != 11 AND o.reachable"
+		" AND r.src IS NOT (SELECT parent FROM objects WHERE id = ?1)"
+		" ORDER BY o.depth, r.src LIMIT ?2";
+	hsa_path *out = calloc(max + 1, sizeof(hsa_path));
+	sqlite3_stmt *st = NULL;
+	uint64_t n = 1;
+	err[0] = 0;
+	if (!out)
+		goto fail;
+	int r = hsa_path_shortest(db, id, &out[0], err, errlen);
+	if (r <= 0) {
+		free(out);
+		*paths = NULL;
+		return r;
+	}
+	if (out[0].n == 1 || max == 1) {
+		*paths = out;
+		return 1;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, (int64_t)max);
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t src = sqlite3_column_int64(st, 0);
+		hsa_path *p = &out[n];
+		if (hsa_path_shortest(db, src, p, err, errlen) != 1)
+			goto fail;
+		hsa_hop *h = realloc(p->hops, (p->n + 1) * sizeof(hsa_hop));
+		if (!h)
+			goto fail;
+		p->hops = h;
+		p->hops[p->n] = (hsa_hop){id, -1, 0};
+		if (edge_between(db, src, id, &p->hops[p->n]))
+			goto fail;
+		p->n++;
+		n++;
+	}
+	sqlite3_finalize(st);
+	*paths = out;
+	return (int64_t)n;
+fail:
+	if (!err[0])
+		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	hsa_paths_free(out, max + 1);
+	*paths = NULL;
+	return -1;
+}
+
+int hsa_edge_label(int kind, int64_t label, const char *text, hsa_str *out)
+{
+	const char *t = text ? text : "?";
+	switch (kind) {
+	case HS_E_DICT_VALUE:
+		return hsa_str_printf(out, "[%s]", t);
+	case HS_E_DICT_KEY:
+		return hsa_str_printf(out, " key %s", t);
+	case HS_E_ATTR:
+	case HS_E_NAMED:
+		return hsa_str_printf(out, ".%s", t);
+	case HS_E_INDEX:
+		return hsa_str_printf(out, "[%" PRId64 "]", label);
+	case HS_E_LOCAL:
+		return hsa_str_printf(out, ".f_locals['%s']", t);
+	case HS_E_CELL:
+		return hsa_str_printf(out, " cell %s", t);
+	case HS_E_DICT_ATTR:
+		return hsa_str_printf(out, ".__dict__");
+	case HS_E_CLASS:
+		return hsa_str_printf(out, ".__class__");
+	case HS_E_SELF:
+		return hsa_str_printf(out, ".__self__");
+	case HS_E_FUNC:
+		return hsa_str_printf(out, ".__func__");
+	case HS_E_WEAK:
+		return hsa_str_printf(out, " (weak)");
+	default:
+		return 0;
+	}
+}
+
+int hsa_db_edge_label(sqlite3 *db, int kind, int64_t label, hsa_str *out)
+{
+	sqlite3_stmt *st = NULL;
+	char *text = NULL;
+	if (kind != HS_E_INDEX && label &&
+	    row(db, "SELECT s FROM strings WHERE id = ?", label, &st) == 1)
+		text = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	int rc = hsa_edge_label(kind, label, text, out);
+	free(text);
+	return rc;
+}
+
+int hsa_type_short(sqlite3 *db, int64_t id, hsa_str *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r = row(db, "SELECT t.name FROM objects o JOIN types t ON t.id = o.type"
+	                " WHERE o.id = ?", id, &st);
+	const char *name = r == 1 ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	const char *dot = name ? strrchr(name, '.') : NULL;
+	int rc = hsa_str_printf(out, "%s", dot ? dot + 1 : name ? name : "object");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hsa_root_text(sqlite3 *db, int64_t id, hsa_str *out)
+{
+	static const char sql[] =
+		"SELECT r.kind, r.name, r.extra, (SELECT name FROM threads WHERE ident = r.extra)"
+		" FROM roots r WHERE r.object = ? ORDER BY r.id LIMIT 1";
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if (row(db, sql, id, &st) != 1) {
+		sqlite3_finalize(st);
+		return hsa_db_describe(db, id, out);
+	}
+	const char *kind = (const char *)sqlite3_column_text(st, 0);
+	const char *name = (const char *)sqlite3_column_text(st, 1);
+	int64_t extra = sqlite3_column_int64(st, 2);
+	const char *thread = (const char *)sqlite3_column_text(st, 3);
+	if (!strcmp(kind, hs_root_kind_name(HS_R_MODULES)) && name) {
+		rc = hsa_str_printf(out, "module %s", name);
+	} else if (!strcmp(kind, hs_root_kind_name(HS_R_THREAD_FRAME))) {
+		if (thread)
+			rc = hsa_str_printf(out, "thread %s ", thread);
+		else
+			rc = hsa_str_printf(out, "thread %" PRId64 " ", extra);
+		rc = rc || hsa_db_describe(db, id, out);
+	} else if (!strcmp(kind, hs_root_kind_name(HS_R_HELD_FROM_C))) {
+		rc = hsa_db_describe(db, id, out) ||
+		     hsa_str_printf(out, " held from C (+%" PRId64 ")", extra);
+	} else if (!strcmp(kind, hs_root_kind_name(HS_R_ASYNC_TASK))) {
+		rc = hsa_str_printf(out, "asyncio task ") || hsa_db_describe(db, id, out);
+	} else {
+		rc = hsa_str_printf(out, "%s%s%s ", kind, name ? " " : "", name ? name : "") ||
+		     hsa_db_describe(db, id, out);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hsa_path_format(sqlite3 *db, const hsa_path *p, hsa_str *out)
+{
+	int rc = 0;
+	for (uint64_t i = 0; i < p->n && !rc; i++) {
+		const hsa_hop *h = &p->hops[i];
+		if (i && hsa_str_printf(out, " → "))
+			return -1;
+		/* A __dict__ reached from its owner is named for the attribute, so
+		 * the dict's key reads as the owner's: "__dict__['x']". */
+		if (!i)
+			rc = hsa_root_text(db, h->id, out);
+		else if (h->kind == HS_E_DICT_ATTR)
+			rc = hsa_str_printf(out, "__dict__");
+		else
+			rc = hsa_type_short(db, h->id, out);
+		if (!rc && i + 1 < p->n && p->hops[i + 1].kind != HS_E_DICT_ATTR)
+			rc = hsa_db_edge_label(db, p->hops[i + 1].kind, p->hops[i + 1].label, out);
+	}
+	return rc;
+}

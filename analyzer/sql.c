@@ -1,0 +1,870 @@
+/* sql.c - the analysis database: schema, bulk load, cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "heap.h"
+
+static const char schema[] =
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
+	"CREATE TABLE sections(kind TEXT PRIMARY KEY, sections INTEGER, records INTEGER,"
+	" compressed INTEGER, raw INTEGER);"
+	"CREATE TABLE strings(id INTEGER PRIMARY KEY, s TEXT);"
+	"CREATE TABLE types(id INTEGER PRIMARY KEY, addr INTEGER, name TEXT, module TEXT,"
+	" count INTEGER, size INTEGER, retained INTEGER);"
+	"CREATE TABLE modules(name TEXT PRIMARY KEY, count INTEGER, size INTEGER,"
+	" retained INTEGER) WITHOUT ROWID;"
+	"CREATE TABLE objects(id INTEGER PRIMARY KEY, addr INTEGER NOT NULL, type INTEGER,"
+	" size INTEGER, len INTEGER, refcnt INTEGER, flags INTEGER, value, name TEXT,"
+	" trace INTEGER, reachable INTEGER, depth INTEGER, parent INTEGER, idom INTEGER,"
+	" retained INTEGER);"
+	"CREATE TABLE refs(src INTEGER, seq INTEGER, dst INTEGER, kind INTEGER, label INTEGER,"
+	" PRIMARY KEY(src, seq)) WITHOUT ROWID;"
+	"CREATE TABLE edge_kinds(kind INTEGER PRIMARY KEY, name TEXT);"
+	"CREATE TABLE roots(id INTEGER PRIMARY KEY, object INTEGER, kind TEXT, name TEXT,"
+	" extra INTEGER);"
+	"CREATE TABLE frames(id INTEGER PRIMARY KEY, filename TEXT, lineno INTEGER);"
+	"CREATE TABLE tracebacks(id INTEGER PRIMARY KEY, total_nframe INTEGER,"
+	" nframe INTEGER, frame INTEGER);"
+	"CREATE TABLE traceback_frames(traceback INTEGER, depth INTEGER, frame INTEGER,"
+	" PRIMARY KEY(traceback, depth)) WITHOUT ROWID;"
+	"CREATE TABLE sites(traceback INTEGER, domain INTEGER, count INTEGER, bytes INTEGER);"
+	"CREATE TABLE alloc_sites(frame INTEGER PRIMARY KEY, count INTEGER, size INTEGER,"
+	" retained INTEGER);"
+	"CREATE TABLE threads(ident INTEGER, native_id INTEGER, name TEXT, frame INTEGER,"
+	" main INTEGER, dumping INTEGER);"
+	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, object INTEGER, addr INTEGER, state TEXT,"
+	" name TEXT, coro INTEGER, awaited INTEGER);"
+	"CREATE TABLE task_awaits(task INTEGER, depth INTEGER, addr INTEGER, object INTEGER,"
+	" name TEXT, file TEXT, line INTEGER, PRIMARY KEY(task, depth)) WITHOUT ROWID;"
+	"CREATE VIEW objects_v AS SELECT o.id, printf('0x%x', o.addr) AS address,"
+	" t.name AS type, o.size, o.len, o.value, o.name, o.reachable, o.depth,"
+	" o.retained, o.parent, o.idom, o.trace FROM objects o LEFT JOIN types t"
+	" ON t.id = o.type;"
+	"CREATE VIEW refs_v AS SELECT r.src, r.seq, r.dst, k.name AS kind,"
+	" CASE WHEN r.kind = 4 THEN r.label ELSE s.s END AS label FROM refs r"
+	" LEFT JOIN edge_kinds k ON k.kind = r.kind"
+	" LEFT JOIN strings s ON s.id = r.label AND r.kind != 4;";
+
+/* Indexes are built after the rows are in: far cheaper than keeping them
+ * up to date row by row. */
+static const char indexes[] =
+	"CREATE INDEX objects_addr ON objects(addr);"
+	"CREATE INDEX objects_type ON objects(type, retained);"
+	"CREATE INDEX objects_retained ON objects(retained);"
+	"CREATE INDEX objects_idom ON objects(idom);"
+	"CREATE INDEX refs_dst ON refs(dst);";
+
+enum {
+	S_META, S_STRING, S_TYPE, S_OBJECT, S_REF, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
+	S_THREAD, S_TASK, S_AWAIT, NSTMT
+};
+
+static const char *const stmt_sql[NSTMT] = {
+	"INSERT OR REPLACE INTO meta VALUES(?,?)",
+	"INSERT OR REPLACE INTO strings VALUES(?,?)",
+	"INSERT OR REPLACE INTO types VALUES(?,?,?,?,?,?,?)",
+	"INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	"INSERT INTO refs VALUES(?,?,?,?,?)",
+	"INSERT INTO roots(object, kind, name, extra) VALUES(?,?,?,?)",
+	"INSERT OR REPLACE INTO frames VALUES(?,?,?)",
+	"INSERT OR REPLACE INTO tracebacks VALUES(?,?,?,?)",
+	"INSERT OR REPLACE INTO traceback_frames VALUES(?,?,?)",
+	"INSERT INTO sites VALUES(?,?,?,?)",
+	"INSERT INTO threads VALUES(?,?,?,?,?,?)",
+	"INSERT INTO tasks(object, addr, state, name, coro, awaited) VALUES(?,?,?,?,?,?)",
+	"INSERT OR REPLACE INTO task_awaits VALUES(?,?,?,?,?,?,?)",
+};
+
+typedef struct writer {
+	sqlite3 *db;
+	sqlite3_stmt *st[NSTMT];
+	const hsa_heap *h;
+	const hsa_graph *g;
+	const uint64_t *type_count, *type_size, *type_retained;
+	const uint32_t *type_module;
+	char **modules;
+	uint64_t ordinal; /* objects met in the second pass */
+	hsa_progress *prog;
+} writer;
+
+sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+	return st;
+}
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "database error: %s", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+/* Steps and resets a bound insert. */
+static int step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s && *s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* An object id (node + 1) for an address, NULL when not in the dump. */
+static void bind_obj(sqlite3_stmt *st, int i, const hsa_heap *h, uint64_t addr)
+{
+	hsa_node v = hsa_addrmap_get(&h->map, addr);
+	if (v == HSA_NONE)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, (int64_t)v + 1);
+}
+
+static int put_object(writer *w, const hs_object *o)
+{
+	const hsa_heap *h = w->h;
+	const hsa_graph *g = w->g;
+	uint64_t v = w->ordinal++;
+	if (v >= h->n || !h->addr[v])
+		return 0; /* a duplicate, dropped at read */
+	sqlite3_stmt *st = w->st[S_OBJECT];
+	sqlite3_bind_int64(st, 1, (int64_t)v + 1);
+	sqlite3_bind_int64(st, 2, (int64_t)o->addr);
+	sqlite3_bind_int64(st, 3, (int64_t)h->type[v]);
+	sqlite3_bind_int64(st, 4, (int64_t)o->size);
+	if (o->flags & HS_OF_HAS_LEN)
+		sqlite3_bind_int64(st, 5, (int64_t)o->len);
+	else
+		sqlite3_bind_null(st, 5);
+	sqlite3_bind_int64(st, 6, (int64_t)o->refcnt);
+	sqlite3_bind_int64(st, 7, o->flags);
+	if (!(o->flags & HS_OF_HAS_VALUE))
+		sqlite3_bind_null(st, 8);
+	else if (hsa_utf8_valid(o->value, o->value_len))
+		sqlite3_bind_text(st, 8, (const char *)o->value, (int)o->value_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(st, 8, o->value, (int)o->value_len, SQLITE_STATIC);
+	bind_text(st, 9, o->flags & HS_OF_HAS_NAME ? hsa_heap_string(h, o->name) : NULL);
+	if (h->trace[v])
+		sqlite3_bind_int64(st, 10, h->trace[v]);
+	else
+		sqlite3_bind_null(st, 10);
+	int reach = g->depth[v] != HSA_UNREACHABLE;
+	sqlite3_bind_int(st, 11, reach);
+	if (reach)
+		sqlite3_bind_int64(st, 12, g->depth[v]);
+	else
+		sqlite3_bind_null(st, 12);
+	if (g->parent[v] != HSA_NONE)
+		sqlite3_bind_int64(st, 13, (int64_t)g->parent[v] + 1);
+	else
+		sqlite3_bind_null(st, 13);
+	if (g->idom[v] != HSA_NONE)
+		sqlite3_bind_int64(st, 14, (int64_t)g->idom[v] + 1);
+	else
+		sqlite3_bind_null(st, 14);
+	sqlite3_bind_int64(st, 15, (int64_t)g->retained[v]);
+	return step(st);
+}
+
+static int put_task(writer *w, const hs_task *t)
+{
+	const hsa_heap *h = w->h;
+	sqlite3_stmt *st = w->st[S_TASK];
+	bind_obj(st, 1, h, t->addr);
+	sqlite3_bind_int64(st, 2, (int64_t)t->addr);
+	sqlite3_bind_text(st, 3, hs_task_state_name(t->state), -1, SQLITE_STATIC);
+	bind_text(st, 4, hsa_heap_string(h, t->name));
+	bind_obj(st, 5, h, t->coro);
+	bind_obj(st, 6, h, t->awaited);
+	if (step(st))
+		return -1;
+	int64_t task = sqlite3_last_insert_rowid(w->db);
+	st = w->st[S_AWAIT];
+	for (uint64_t i = 0; i < t->n; i++) {
+		const hs_await *a = &t->chain[i];
+		sqlite3_bind_int64(st, 1, task);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_int64(st, 3, (int64_t)a->addr);
+		bind_obj(st, 4, h, a->addr);
+		bind_text(st, 5, hsa_heap_string(h, a->name));
+		bind_text(st, 6, hsa_heap_string(h, a->file));
+		sqlite3_bind_int64(st, 7, (int64_t)a->line);
+		if (step(st))
+			return -1;
+	}
+	return 0;
+}
+
+static int put_meta(writer *w, const hs_meta *m)
+{
+	sqlite3_stmt *st = w->st[S_META];
+	sqlite3_bind_text(st, 1, m->key, (int)m->key_len, SQLITE_STATIC);
+	switch (m->type) {
+	case HS_M_UINT:
+		/* Above INT64_MAX only as text, SQLite integers being signed. */
+		if (m->u > INT64_MAX) {
+			char buf[32];
+			snprintf(buf, sizeof(buf), "%" PRIu64, m->u);
+			sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+		} else {
+			sqlite3_bind_int64(st, 2, (int64_t)m->u);
+		}
+		break;
+	case HS_M_INT:
+		sqlite3_bind_int64(st, 2, m->i);
+		break;
+	case HS_M_F64:
+		sqlite3_bind_double(st, 2, m->f);
+		break;
+	default:
+		sqlite3_bind_text(st, 2, m->s ? m->s : "", (int)m->s_len, SQLITE_STATIC);
+		break;
+	}
+	return step(st);
+}
+
+/* The second pass: every record but references goes in as it comes. */
+static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
+{
+	writer *w = ctx;
+	const hsa_heap *h = w->h;
+	sqlite3_stmt *st;
+	switch (rec->kind) {
+	case HS_K_META:
+		return put_meta(w, &rec->u.meta);
+	case HS_K_STRINGS:
+		st = w->st[S_STRING];
+		sqlite3_bind_int64(st, 1, (int64_t)rec->u.str.id);
+		sqlite3_bind_text(st, 2, rec->u.str.s, (int)rec->u.str.len, SQLITE_STATIC);
+		return step(st);
+	case HS_K_TYPES: {
+		uint64_t id = rec->u.type.id;
+		if (id > h->ntypes)
+			return 0;
+		st = w->st[S_TYPE];
+		sqlite3_bind_int64(st, 1, (int64_t)id);
+		sqlite3_bind_int64(st, 2, (int64_t)rec->u.type.addr);
+		bind_text(st, 3, hsa_heap_string(h, rec->u.type.name));
+		bind_text(st, 4, w->modules[w->type_module[id]]);
+		sqlite3_bind_int64(st, 5, (int64_t)w->type_count[id]);
+		sqlite3_bind_int64(st, 6, (int64_t)w->type_size[id]);
+		sqlite3_bind_int64(st, 7, (int64_t)w->type_retained[id]);
+		return step(st);
+	}
+	case HS_K_OBJECTS:
+		if (!(w->ordinal & 0xffff))
+			hsa_progress_update(w->prog, w->ordinal);
+		return put_object(w, &rec->u.object);
+	case HS_K_FRAMES:
+		st = w->st[S_FRAME];
+		sqlite3_bind_int64(st, 1, (int64_t)rec->u.frame.id);
+		bind_text(st, 2, hsa_heap_string(h, rec->u.frame.filename));
+		sqlite3_bind_int64(st, 3, (int64_t)rec->u.frame.lineno);
+		return step(st);
+	case HS_K_TRACEBACKS: {
+		const hs_traceback *tb = &rec->u.traceback;
+		st = w->st[S_TB];
+		sqlite3_bind_int64(st, 1, (int64_t)tb->id);
+		sqlite3_bind_int64(st, 2, (int64_t)tb->total_nframe);
+		sqlite3_bind_int64(st, 3, (int64_t)tb->n);
+		if (tb->n)
+			sqlite3_bind_int64(st, 4, (int64_t)tb->frames[0]);
+		else
+			sqlite3_bind_null(st, 4);
+		if (step(st))
+			return -1;
+		st = w->st[S_TBF];
+		for (uint64_t i = 0; i < tb->n; i++) {
+			sqlite3_bind_int64(st, 1, (int64_t)tb->id);
+			sqlite3_bind_int64(st, 2, (int64_t)i);
+			sqlite3_bind_int64(st, 3, (int64_t)tb->frames[i]);
+			if (step(st))
+				return -1;
+		}
+		return 0;
+	}
+	case HS_K_SITES:
+		st = w->st[S_SITE];
+		sqlite3_bind_int64(st, 1, (int64_t)rec->u.site.traceback);
+		sqlite3_bind_int64(st, 2, (int64_t)rec->u.site.domain);
+		sqlite3_bind_int64(st, 3, (int64_t)rec->u.site.count);
+		sqlite3_bind_int64(st, 4, (int64_t)rec->u.site.bytes);
+		return step(st);
+	case HS_K_THREADS:
+		st = w->st[S_THREAD];
+		sqlite3_bind_int64(st, 1, (int64_t)rec->u.thread.ident);
+		sqlite3_bind_int64(st, 2, (int64_t)rec->u.thread.native_id);
+		bind_text(st, 3, hsa_heap_string(h, rec->u.thread.name));
+		bind_obj(st, 4, h, rec->u.thread.frame);
+		sqlite3_bind_int(st, 5, rec->u.thread.flags & 1);
+		sqlite3_bind_int(st, 6, (rec->u.thread.flags >> 1) & 1);
+		return step(st);
+	case HS_K_TASKS:
+		return put_task(w, &rec->u.task);
+	}
+	return 0;
+}
+
+static int put_refs(writer *w)
+{
+	const hsa_heap *h = w->h;
+	sqlite3_stmt *st = w->st[S_REF];
+	hsa_progress prog;
+	hsa_progress_start(&prog, "writing references", h->m);
+	for (uint64_t v = 0; v < h->n; v++) {
+		if (!(v & 0xffff))
+			hsa_progress_update(&prog, h->out_off[v]);
+		for (uint64_t e = h->out_off[v]; e < h->out_off[v + 1]; e++) {
+			sqlite3_bind_int64(st, 1, (int64_t)v + 1);
+			sqlite3_bind_int64(st, 2, (int64_t)(e - h->out_off[v]));
+			sqlite3_bind_int64(st, 3, (int64_t)h->out_dst[e] + 1);
+			sqlite3_bind_int(st, 4, h->kind[e]);
+			sqlite3_bind_int64(st, 5, (int64_t)h->label[e]);
+			if (step(st))
+				return -1;
+		}
+	}
+	hsa_progress_end(&prog);
+	return 0;
+}
+
+static int put_roots(writer *w)
+{
+	const hsa_heap *h = w->h;
+	sqlite3_stmt *st = w->st[S_ROOT];
+	for (uint64_t i = 0; i < h->nroots; i++) {
+		const hsa_root_ref *r = &h->roots[i];
+		sqlite3_bind_int64(st, 1, (int64_t)r->node + 1);
+		sqlite3_bind_text(st, 2, hs_root_kind_name(r->kind), -1, SQLITE_STATIC);
+		bind_text(st, 3, hsa_heap_string(h, r->name));
+		sqlite3_bind_int64(st, 4, (int64_t)r->extra);
+		if (step(st))
+			return -1;
+	}
+	return 0;
+}
+
+static int put_sections(writer *w)
+{
+	const hsa_file_stats *fs = &w->h->stats;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(w->db, "INSERT INTO sections VALUES(?,?,?,?,?)", -1, &st, NULL))
+		return -1;
+	for (unsigned k = 0; k <= HS_K_MAX_KNOWN; k++) {
+		const hsa_kind_stats *ks = &fs->kind[k];
+		if (!ks->sections)
+			continue;
+		sqlite3_bind_text(st, 1, k ? hs_kind_name(k) : "unknown", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (int64_t)ks->sections);
+		sqlite3_bind_int64(st, 3, (int64_t)ks->records);
+		sqlite3_bind_int64(st, 4, (int64_t)ks->comp);
+		sqlite3_bind_int64(st, 5, (int64_t)ks->raw);
+		if (step(st))
+			goto done;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(w->db, "INSERT INTO edge_kinds VALUES(?,?)", -1, &st, NULL))
+		return -1;
+	for (unsigned k = 0; k <= HS_E_MAX_KNOWN; k++) {
+		sqlite3_bind_int(st, 1, (int)k);
+		sqlite3_bind_text(st, 2, hs_edge_kind_name(k), -1, SQLITE_STATIC);
+		if (step(st))
+			goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Per-group rows: modules and allocation sites. */
+static int put_groups(writer *w, const char *sql, uint64_t n, const uint64_t *count,
+                      const uint64_t *size, const uint64_t *retained, char **names)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL))
+		return -1;
+	int rc = 0;
+	for (uint64_t k = 0; k < n && !rc; k++) {
+		if (!count[k])
+			continue;
+		if (names)
+			sqlite3_bind_text(st, 1, names[k], -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_int64(st, 1, (int64_t)k);
+		sqlite3_bind_int64(st, 2, (int64_t)count[k]);
+		sqlite3_bind_int64(st, 3, (int64_t)size[k]);
+		sqlite3_bind_int64(st, 4, (int64_t)retained[k]);
+		rc = step(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int meta_int(writer *w, const char *key, int64_t v)
+{
+	sqlite3_stmt *st = w->st[S_META];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	return step(st);
+}
+
+static int meta_text(writer *w, const char *key, const char *v)
+{
+	sqlite3_stmt *st = w->st[S_META];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
+	return step(st);
+}
+
+/* What the commands show as totals, and what the cache compares. */
+static int put_totals(writer *w, const char *path, const struct stat *sb, double secs)
+{
+	const hsa_heap *h = w->h;
+	const hsa_graph *g = w->g;
+	uint64_t objects = 0, bytes = 0, reach_bytes = 0;
+	for (uint64_t v = 0; v < h->n; v++) {
+		if (!h->addr[v])
+			continue;
+		objects++;
+		bytes += h->size[v];
+		if (g->depth[v] != HSA_UNREACHABLE)
+			reach_bytes += h->size[v];
+	}
+	char *abs = realpath(path, NULL);
+	int rc = meta_int(w, "load.schema", HSA_SCHEMA_VERSION) ||
+	         meta_text(w, "load.version", HEAPSNAP_VERSION) ||
+	         meta_text(w, "load.source", abs ? abs : path) ||
+	         meta_int(w, "load.source_size", (int64_t)sb->st_size) ||
+	         meta_int(w, "load.source_mtime_ns",
+	                  (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec) ||
+	         meta_int(w, "load.source_inode", (int64_t)sb->st_ino) ||
+	         meta_int(w, "load.complete", h->stats.complete && !h->stats.problems) ||
+	         meta_text(w, "load.problem", h->stats.problem) ||
+	         meta_int(w, "load.objects", (int64_t)objects) ||
+	         meta_int(w, "load.bytes", (int64_t)bytes) ||
+	         meta_int(w, "load.references", (int64_t)h->m) ||
+	         meta_int(w, "load.edges", (int64_t)h->stats.edges) ||
+	         meta_int(w, "load.roots", (int64_t)h->nroots) ||
+	         meta_int(w, "load.types", (int64_t)h->ntypes) ||
+	         meta_int(w, "load.reachable", (int64_t)g->reachable) ||
+	         meta_int(w, "load.reachable_bytes", (int64_t)reach_bytes) ||
+	         meta_int(w, "load.garbage", (int64_t)g->garbage) ||
+	         meta_int(w, "load.garbage_bytes", (int64_t)g->garbage_bytes) ||
+	         meta_int(w, "load.max_depth", (int64_t)g->max_depth) ||
+	         meta_int(w, "load.dropped_objects", (int64_t)h->dup_objects) ||
+	         meta_int(w, "load.dropped_references", (int64_t)h->dangling_refs) ||
+	         meta_int(w, "load.dropped_roots", (int64_t)h->dangling_roots) ||
+	         meta_int(w, "load.seconds_x1000", (int64_t)(secs * 1000));
+	free(abs);
+	return rc;
+}
+
+/* Counts, sizes and set-retained sizes per type, module and site. */
+typedef struct groups {
+	uint64_t ntypes, nmods, nsites;
+	uint64_t *count[3], *size[3], *retained[3];
+	uint32_t *of[3];   /* per node: its group in each grouping */
+	uint32_t *type_module;
+	char **modules;
+} groups;
+
+static void groups_free(groups *gs)
+{
+	for (int k = 0; k < 3; k++) {
+		free(gs->count[k]);
+		free(gs->size[k]);
+		free(gs->retained[k]);
+	}
+	free(gs->of[1]);
+	free(gs->of[2]);
+	free(gs->type_module);
+	for (uint64_t i = 0; i < gs->nmods; i++)
+		free(gs->modules[i]);
+	free(gs->modules);
+}
+
+static int groups_compute(const hsa_heap *h, const hsa_graph *g, groups *gs)
+{
+	memset(gs, 0, sizeof(*gs));
+	if (hsa_type_modules(h, &gs->type_module, &gs->modules, &gs->nmods))
+		return -1;
+	gs->ntypes = h->ntypes + 1;
+	gs->nsites = 0;
+	for (uint64_t t = 1; t <= h->ntracebacks; t++)
+		if (h->tb_frame[t] + 1 > gs->nsites)
+			gs->nsites = h->tb_frame[t] + 1;
+	if (gs->nsites > UINT32_MAX || !gs->nsites)
+		gs->nsites = 1;
+	uint64_t ng[3] = {gs->ntypes, gs->nmods, gs->nsites};
+	uint64_t n = h->n ? h->n : 1;
+	gs->of[0] = h->type;
+	gs->of[1] = malloc(n * sizeof(uint32_t));
+	gs->of[2] = malloc(n * sizeof(uint32_t));
+	if (!gs->of[1] || !gs->of[2])
+		return -1;
+	for (int k = 0; k < 3; k++) {
+		gs->count[k] = calloc(ng[k], sizeof(uint64_t));
+		gs->size[k] = calloc(ng[k], sizeof(uint64_t));
+		gs->retained[k] = calloc(ng[k], sizeof(uint64_t));
+		if (!gs->count[k] || !gs->size[k] || !gs->retained[k])
+			return -1;
+	}
+	for (uint64_t v = 0; v < h->n; v++) {
+		uint64_t site = h->tb_frame[h->trace[v]];
+		gs->of[1][v] = gs->type_module[h->type[v]];
+		gs->of[2][v] = site < gs->nsites ? (uint32_t)site : 0;
+		if (!h->addr[v])
+			continue;
+		for (int k = 0; k < 3; k++) {
+			gs->count[k][gs->of[k][v]]++;
+			gs->size[k][gs->of[k][v]] += h->size[v];
+		}
+	}
+	hsa_grouping gr[3];
+	for (int k = 0; k < 3; k++)
+		gr[k] = (hsa_grouping){gs->of[k], ng[k], gs->retained[k]};
+	return hsa_group_retained(h, g, gr, 3);
+}
+
+static int write_db(const hsa_heap *h, const hsa_graph *g, const char *path,
+                    const struct stat *sb, const char *tmp, double t0, char *err,
+                    size_t errlen)
+{
+	writer w;
+	memset(&w, 0, sizeof(w));
+	groups gs;
+	hs_reader *r = NULL;
+	hsa_file_stats st2;
+	hsa_progress prog;
+	int rc = -1;
+	if (groups_compute(h, g, &gs)) {
+		snprintf(err, errlen, "out of memory loading '%s'", path);
+		goto done;
+	}
+	w.h = h;
+	w.g = g;
+	w.type_count = gs.count[0];
+	w.type_size = gs.size[0];
+	w.type_retained = gs.retained[0];
+	w.type_module = gs.type_module;
+	w.modules = gs.modules;
+	w.prog = &prog;
+	if (sqlite3_open_v2(tmp, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
+		snprintf(err, errlen, "cannot create database '%s': %s", tmp,
+		         w.db ? sqlite3_errmsg(w.db) : "out of memory");
+		goto done;
+	}
+	/* A fresh file nobody else sees until the rename: no journal, no
+	 * syncs; a crash leaves only a temporary file behind. */
+	if (exec(w.db,
+	         "PRAGMA page_size=8192; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144; PRAGMA threads=2;",
+	         err, errlen) ||
+	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen))
+		goto done;
+	for (int i = 0; i < NSTMT; i++)
+		if (!(w.st[i] = hsa_db_prepare(w.db, stmt_sql[i], err, errlen)))
+			goto done;
+	r = hs_reader_open(path, err, errlen);
+	if (!r)
+		goto done;
+	hsa_progress_start(&prog, "writing objects", h->n);
+	int s = hsa_dump_scan(r, &st2, put_record, &w, NULL);
+	hsa_progress_end(&prog);
+	if (s || put_refs(&w) || put_roots(&w) || put_sections(&w) ||
+	    put_groups(&w, "INSERT INTO modules VALUES(?,?,?,?)", gs.nmods, gs.count[1],
+	               gs.size[1], gs.retained[1], gs.modules) ||
+	    put_groups(&w, "INSERT INTO alloc_sites VALUES(?,?,?,?)", gs.nsites, gs.count[2],
+	               gs.size[2], gs.retained[2], NULL)) {
+		snprintf(err, errlen, "cannot write database '%s': %s", tmp, sqlite3_errmsg(w.db));
+		goto done;
+	}
+	hsa_progress_start(&prog, "indexing", 1);
+	hsa_progress_update(&prog, 0);
+	if (exec(w.db, indexes, err, errlen))
+		goto done;
+	hsa_progress_end(&prog);
+	if (put_totals(&w, path, sb, hsa_now() - t0) || exec(w.db, "COMMIT", err, errlen)) {
+		if (!err[0])
+			snprintf(err, errlen, "cannot write database '%s': %s", tmp,
+			         sqlite3_errmsg(w.db));
+		goto done;
+	}
+	rc = 0;
+done:
+	for (int i = 0; i < NSTMT; i++)
+		sqlite3_finalize(w.st[i]);
+	if (w.db && sqlite3_close(w.db) != SQLITE_OK && !rc) {
+		snprintf(err, errlen, "cannot write database '%s': %s", tmp, sqlite3_errmsg(w.db));
+		rc = -1;
+	}
+	hs_reader_free(r);
+	groups_free(&gs);
+	return rc;
+}
+
+/* The load warning for a dump that is not complete, or lost references. */
+static void warn_incomplete(const char *path, int complete, const char *problem,
+                            int64_t objects, int64_t refs, int64_t roots)
+{
+	if (complete)
+		return;
+	hsa_warn("'%s' is truncated or damaged (%s); analyzing its intact part: %" PRId64
+	         " objects, %" PRId64 " references, %" PRId64 " roots",
+	         path, problem && *problem ? problem : "incomplete", objects, refs, roots);
+}
+
+static void warn_load(const char *path, const hsa_heap *h)
+{
+	static const int essential[] = {HS_K_STRINGS, HS_K_TYPES, HS_K_OBJECTS, HS_K_REFS,
+	                                HS_K_ROOTS};
+	hsa_str missing = {0};
+	int complete = h->stats.complete && !h->stats.problems;
+	if (!complete)
+		for (size_t i = 0; i < sizeof(essential) / sizeof(essential[0]); i++)
+			if (!h->stats.kind[essential[i]].records)
+				hsa_str_printf(&missing, "%s%s", missing.len ? ", " : "",
+				               hs_kind_name((unsigned)essential[i]));
+	if (missing.len)
+		hsa_warn("'%s': no %s records survived", path, missing.s);
+	hsa_str_free(&missing);
+	warn_incomplete(path, complete, h->stats.problem, (int64_t)(h->n - h->dup_objects),
+	                (int64_t)h->m, (int64_t)h->nroots);
+	if (h->dangling_refs)
+		hsa_warn("'%s': %" PRIu64 " references point outside the dump and were dropped",
+		         path, h->dangling_refs);
+	if (h->dangling_roots)
+		hsa_warn("'%s': %" PRIu64 " roots are not objects of the dump and were dropped",
+		         path, h->dangling_roots);
+	if (h->dup_objects)
+		hsa_warn("'%s': %" PRIu64 " object records repeat an address and were dropped",
+		         path, h->dup_objects);
+}
+
+int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
+{
+	hsa_heap h;
+	hsa_graph g;
+	memset(&g, 0, sizeof(g));
+	struct stat sb;
+	char *tmp = NULL;
+	int rc = -1, have_heap = 0;
+	double t0 = hsa_now();
+	err[0] = 0;
+	if (stat(path, &sb)) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (hsa_heap_read(&h, path, err, errlen))
+		goto done;
+	have_heap = 1;
+	warn_load(path, &h);
+	hsa_progress prog;
+	hsa_progress_start(&prog, "graph", 1);
+	hsa_progress_update(&prog, 0);
+	if (hsa_graph_compute(&h, &g)) {
+		snprintf(err, errlen, "out of memory analyzing '%s'", path);
+		goto done;
+	}
+	hsa_progress_end(&prog);
+	if (asprintf(&tmp, "%s.tmp%d", out, (int)getpid()) < 0) {
+		tmp = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	unlink(tmp);
+	if (write_db(&h, &g, path, &sb, tmp, t0, err, errlen))
+		goto done;
+	if (rename(tmp, out)) {
+		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc && tmp)
+		unlink(tmp);
+	free(tmp);
+	hsa_graph_free(&g);
+	if (have_heap)
+		hsa_heap_free(&h);
+	return rc;
+}
+
+/* ---- opening and the cache -------------------------------------------- */
+
+int64_t hsa_db_meta_int(sqlite3 *db, const char *key, int64_t dflt)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = dflt;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
+		return dflt;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+char *hsa_db_meta_text(sqlite3 *db, const char *key)
+{
+	sqlite3_stmt *st = NULL;
+	char *v = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &st, NULL))
+		return NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int is_sqlite(const char *path)
+{
+	char buf[16];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n == 16 && !memcmp(buf, "SQLite format 3", 16);
+}
+
+static int open_ro(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    hsa_db_meta_int(*db, "load.schema", -1) < 0) {
+		snprintf(err, errlen, "'%s': not a heapsnap database", path);
+		sqlite3_close(*db);
+		*db = NULL;
+		return -1;
+	}
+	if (hsa_db_meta_int(*db, "load.schema", -1) != HSA_SCHEMA_VERSION) {
+		snprintf(err, errlen, "'%s': database from another heapsnap version; load the dump again",
+		         path);
+		sqlite3_close(*db);
+		*db = NULL;
+		return -1;
+	}
+	sqlite3_exec(*db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
+	return 0;
+}
+
+/* FNV-1a, to name cache files of dumps in unwritable directories. */
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+char *hsa_db_cache_path(const char *path)
+{
+	char *out = NULL, *abs = realpath(path, NULL), *dir = NULL;
+	if (!abs)
+		return NULL;
+	dir = strdup(abs);
+	if (!dir)
+		goto done;
+	*strrchr(dir, '/') = 0;
+	if (access(dir[0] ? dir : "/", W_OK) == 0) {
+		if (asprintf(&out, "%s.db", path) < 0)
+			out = NULL;
+		goto done;
+	}
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *cache = NULL;
+	if (xdg && *xdg ? asprintf(&cache, "%s/heapsnap", xdg) < 0
+	                : !home || asprintf(&cache, "%s/.cache/heapsnap", home) < 0)
+		goto done;
+	/* Make the directory and its parent (~/.cache may be missing). */
+	char *slash = strrchr(cache, '/');
+	*slash = 0;
+	mkdir(cache, 0700);
+	*slash = '/';
+	mkdir(cache, 0700);
+	if (asprintf(&out, "%s/%s-%016" PRIx64 ".db", cache, strrchr(abs, '/') + 1, fnv(abs)) < 0)
+		out = NULL;
+	free(cache);
+done:
+	free(dir);
+	free(abs);
+	return out;
+}
+
+/* Whether the cached database was made from the dump as it is now. */
+static int fresh(const char *dbpath, const struct stat *sb)
+{
+	sqlite3 *db = NULL;
+	char err[256];
+	if (access(dbpath, R_OK) || open_ro(dbpath, &db, err, sizeof(err)))
+		return 0;
+	int ok = hsa_db_meta_int(db, "load.source_size", -1) == (int64_t)sb->st_size &&
+	         hsa_db_meta_int(db, "load.source_mtime_ns", -1) ==
+	                 (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec &&
+	         hsa_db_meta_int(db, "load.source_inode", -1) == (int64_t)sb->st_ino;
+	sqlite3_close(db);
+	return ok;
+}
+
+int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *cache = NULL;
+	int rc = -1;
+	*db = NULL;
+	if (stat(arg, &sb)) {
+		snprintf(err, errlen, "cannot open '%s': %s", arg, strerror(errno));
+		return -1;
+	}
+	if (is_sqlite(arg)) {
+		rc = open_ro(arg, db, err, errlen);
+		goto warn;
+	}
+	cache = hsa_db_cache_path(arg);
+	if (!cache) {
+		snprintf(err, errlen, "no place to cache the database of '%s'; use 'heapsnap load -o'",
+		         arg);
+		return -1;
+	}
+	if (!fresh(cache, &sb)) {
+		if (isatty(STDERR_FILENO))
+			fprintf(stderr, "heapsnap: loading '%s' into '%s'\n", arg, cache);
+		if (hsa_db_load(arg, cache, err, errlen))
+			goto done;
+		rc = open_ro(cache, db, err, errlen);
+		goto done; /* the load has warned already */
+	}
+	rc = open_ro(cache, db, err, errlen);
+warn:
+	if (!rc && !hsa_db_meta_int(*db, "load.complete", 1)) {
+		char *problem = hsa_db_meta_text(*db, "load.problem");
+		warn_incomplete(arg, 0, problem, hsa_db_meta_int(*db, "load.objects", 0),
+		                hsa_db_meta_int(*db, "load.references", 0),
+		                hsa_db_meta_int(*db, "load.roots", 0));
+		free(problem);
+	}
+done:
+	free(cache);
+	return rc;
+}
