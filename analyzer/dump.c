@@ -22,7 +22,9 @@ int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
 		ks->comp += sec.comp_len;
 		ks->raw += sec.raw_len;
 		while (hs_reader_next_record(r, &rec) > 0) {
-			ks->records++;
+			/* Object sections carry their objects' references as records
+			 * of their own: count records by their kind. */
+			st->kind[rec.kind >= 1 && rec.kind <= HS_K_MAX_KNOWN ? rec.kind : 0].records++;
 			if (rec.kind == HS_K_REFS)
 				st->edges += rec.u.refs.n;
 			if (fn && (rc = fn(ctx, &sec, &rec)) != 0)
