@@ -12,8 +12,8 @@
 static int holds(sqlite3 *db, int64_t id, hsa_json *j, hsa_str *out)
 {
 	static const char sql[] =
-		"SELECT t.name, count(*), sum(o.retained) FROM objects o LEFT JOIN types t"
-		" ON t.id = o.type WHERE o.idom = ? GROUP BY o.type ORDER BY 3 DESC LIMIT 3";
+		"SELECT t.name, h.count, h.retained FROM top_holds h LEFT JOIN types t"
+		" ON t.id = h.type WHERE h.object = ? ORDER BY h.retained DESC LIMIT 3";
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -58,14 +58,18 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	rc = HSA_EXIT_USAGE;
 	if (hsa_arg_count(cmd, &a, "n", 20, &n))
 		goto done;
+	if (n > 1000) {
+		hsa_usage_error(cmd, "-n is at most 1000 (the database ranks the 1000 largest)");
+		goto done;
+	}
 	rc = HSA_EXIT_FAIL;
 	if (hsa_db_open(a.pos[0], &db, err, sizeof(err))) {
 		hsa_error("%s", err);
 		goto done;
 	}
 	st = hsa_db_prepare(db,
-	                    "SELECT id, addr, retained, size FROM objects WHERE reachable"
-	                    " ORDER BY retained DESC LIMIT ?",
+	                    "SELECT o.id, o.addr, o.retained, o.size FROM top_retained t"
+	                    " JOIN objects o ON o.id = t.object ORDER BY t.rank LIMIT ?",
 	                    err, sizeof(err));
 	if (!st) {
 		hsa_error("%s", err);
@@ -136,7 +140,7 @@ done:
 }
 
 static const hsa_opt opts[] = {
-	{"n", 'n', "N", "show the N largest (default 20)"},
+	{"n", 'n', "N", "show the N largest, at most 1000 (default 20)"},
 	{"json", 0, NULL, "print JSON for scripts"},
 	{NULL, 0, NULL, NULL},
 };

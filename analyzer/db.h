@@ -19,6 +19,11 @@
  * with err filled. */
 int hsa_db_load(const char *path, const char *out, char *err, size_t errlen);
 
+/* Fills the top_retained, top_holds and type_top tables (load internals). */
+struct hsa_heap;
+struct hsa_graph;
+int hsa_rank_write(sqlite3 *db, const struct hsa_heap *h, const struct hsa_graph *g);
+
 /* Opens arg read-only: a database as it is, or a dump through its cached
  * database (DUMP.db beside it, or $XDG_CACHE_HOME/heapsnap/ when that
  * directory is not writable), loading it first when missing or stale.

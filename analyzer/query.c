@@ -214,13 +214,16 @@ int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t
 	int64_t tid;
 	if (find_type(db, name, &tid, err, errlen))
 		return -1;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT id FROM objects WHERE type = ? ORDER BY retained DESC"
-	                       " LIMIT 1 OFFSET ?",
-	                       -1, &st, NULL))
+	if (k > 100) {
+		snprintf(err, errlen, "bad object '%s': only the 100 largest of a type have a rank;"
+		         " name it by address", spec);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT object FROM type_top WHERE type = ? AND rank = ?", -1,
+	                       &st, NULL))
 		goto dberr;
 	sqlite3_bind_int64(st, 1, tid);
-	sqlite3_bind_int64(st, 2, (int64_t)(k - 1));
+	sqlite3_bind_int64(st, 2, (int64_t)k);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		rc = 0;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,11 @@ static const char schema[] =
 	" name TEXT, coro INTEGER, awaited INTEGER);"
 	"CREATE TABLE task_awaits(task INTEGER, depth INTEGER, addr INTEGER, object INTEGER,"
 	" name TEXT, file TEXT, line INTEGER, PRIMARY KEY(task, depth)) WITHOUT ROWID;"
+	"CREATE TABLE top_retained(rank INTEGER PRIMARY KEY, object INTEGER);"
+	"CREATE TABLE top_holds(object INTEGER, type INTEGER, count INTEGER, retained INTEGER,"
+	" PRIMARY KEY(object, type)) WITHOUT ROWID;"
+	"CREATE TABLE type_top(type INTEGER, rank INTEGER, object INTEGER,"
+	" PRIMARY KEY(type, rank)) WITHOUT ROWID;"
 	"CREATE VIEW objects_v AS SELECT o.id, printf('0x%x', o.addr) AS address,"
 	" t.name AS type, o.size, o.len, o.value, o.name, o.reachable, o.depth,"
 	" o.retained, o.parent, o.idom, o.trace FROM objects o LEFT JOIN types t"
@@ -52,12 +58,10 @@ static const char schema[] =
 	" LEFT JOIN strings s ON s.id = r.label AND r.kind != 4;";
 
 /* Indexes are built after the rows are in: far cheaper than keeping them
- * up to date row by row. */
+ * up to date row by row. Orders by retained size come precomputed (the
+ * top_* tables) rather than as indexes over every object. */
 static const char indexes[] =
 	"CREATE INDEX objects_addr ON objects(addr);"
-	"CREATE INDEX objects_type ON objects(type, retained);"
-	"CREATE INDEX objects_retained ON objects(retained);"
-	"CREATE INDEX objects_idom ON objects(idom);"
 	"CREATE INDEX refs_dst ON refs(dst);";
 
 enum {
@@ -546,28 +550,46 @@ static int groups_compute(const hsa_heap *h, const hsa_graph *g, groups *gs)
 	return hsa_group_retained(h, g, gr, 3);
 }
 
-static int write_db(const hsa_heap *h, const hsa_graph *g, const char *path,
+/* The graph work runs on a second thread while the references, which do
+ * not depend on it, go into the database. */
+typedef struct graph_job {
+	const hsa_heap *h;
+	hsa_graph g;
+	pthread_t thread;
+	int started, joined, rc;
+} graph_job;
+
+static void *graph_main(void *arg)
+{
+	graph_job *job = arg;
+	job->rc = hsa_graph_compute(job->h, &job->g);
+	return NULL;
+}
+
+static int graph_join(graph_job *job)
+{
+	if (job->started && !job->joined) {
+		pthread_join(job->thread, NULL);
+		job->joined = 1;
+	}
+	return job->rc;
+}
+
+static int write_db(const hsa_heap *h, graph_job *job, const char *path,
                     const struct stat *sb, const char *tmp, double t0, char *err,
                     size_t errlen)
 {
 	writer w;
 	memset(&w, 0, sizeof(w));
 	groups gs;
+	memset(&gs, 0, sizeof(gs));
 	hs_reader *r = NULL;
 	hsa_file_stats st2;
 	hsa_progress prog;
 	int rc = -1;
-	if (groups_compute(h, g, &gs)) {
-		snprintf(err, errlen, "out of memory loading '%s'", path);
-		goto done;
-	}
+	const hsa_graph *g = &job->g;
 	w.h = h;
 	w.g = g;
-	w.type_count = gs.count[0];
-	w.type_size = gs.size[0];
-	w.type_retained = gs.retained[0];
-	w.type_module = gs.type_module;
-	w.modules = gs.modules;
 	w.prog = &prog;
 	if (sqlite3_open_v2(tmp, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)) {
 		snprintf(err, errlen, "cannot create database '%s': %s", tmp,
@@ -585,17 +607,31 @@ static int write_db(const hsa_heap *h, const hsa_graph *g, const char *path,
 	for (int i = 0; i < NSTMT; i++)
 		if (!(w.st[i] = hsa_db_prepare(w.db, stmt_sql[i], err, errlen)))
 			goto done;
+	if (put_refs(&w)) {
+		snprintf(err, errlen, "cannot write database '%s': %s", tmp, sqlite3_errmsg(w.db));
+		goto done;
+	}
+	if (graph_join(job) || groups_compute(h, g, &gs)) {
+		snprintf(err, errlen, "out of memory analyzing '%s'", path);
+		goto done;
+	}
+	w.type_count = gs.count[0];
+	w.type_size = gs.size[0];
+	w.type_retained = gs.retained[0];
+	w.type_module = gs.type_module;
+	w.modules = gs.modules;
 	r = hs_reader_open(path, err, errlen);
 	if (!r)
 		goto done;
 	hsa_progress_start(&prog, "writing objects", h->n);
 	int s = hsa_dump_scan(r, &st2, put_record, &w, NULL);
 	hsa_progress_end(&prog);
-	if (s || put_refs(&w) || put_roots(&w) || put_sections(&w) ||
+	if (s || put_roots(&w) || put_sections(&w) ||
 	    put_groups(&w, "INSERT INTO modules VALUES(?,?,?,?)", gs.nmods, gs.count[1],
 	               gs.size[1], gs.retained[1], gs.modules) ||
 	    put_groups(&w, "INSERT INTO alloc_sites VALUES(?,?,?,?)", gs.nsites, gs.count[2],
-	               gs.size[2], gs.retained[2], NULL)) {
+	               gs.size[2], gs.retained[2], NULL) ||
+	    hsa_rank_write(w.db, h, g)) {
 		snprintf(err, errlen, "cannot write database '%s': %s", tmp, sqlite3_errmsg(w.db));
 		goto done;
 	}
@@ -664,8 +700,8 @@ static void warn_load(const char *path, const hsa_heap *h)
 int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
 {
 	hsa_heap h;
-	hsa_graph g;
-	memset(&g, 0, sizeof(g));
+	graph_job job;
+	memset(&job, 0, sizeof(job));
 	struct stat sb;
 	char *tmp = NULL;
 	int rc = -1, have_heap = 0;
@@ -679,21 +715,19 @@ int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
 		goto done;
 	have_heap = 1;
 	warn_load(path, &h);
-	hsa_progress prog;
-	hsa_progress_start(&prog, "graph", 1);
-	hsa_progress_update(&prog, 0);
-	if (hsa_graph_compute(&h, &g)) {
-		snprintf(err, errlen, "out of memory analyzing '%s'", path);
-		goto done;
-	}
-	hsa_progress_end(&prog);
 	if (asprintf(&tmp, "%s.tmp%d", out, (int)getpid()) < 0) {
 		tmp = NULL;
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
 	unlink(tmp);
-	if (write_db(&h, &g, path, &sb, tmp, t0, err, errlen))
+	job.h = &h;
+	if (pthread_create(&job.thread, NULL, graph_main, &job)) {
+		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
+		goto done;
+	}
+	job.started = 1;
+	if (write_db(&h, &job, path, &sb, tmp, t0, err, errlen))
 		goto done;
 	if (rename(tmp, out)) {
 		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
@@ -701,10 +735,11 @@ int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
 	}
 	rc = 0;
 done:
+	graph_join(&job);
 	if (rc && tmp)
 		unlink(tmp);
 	free(tmp);
-	hsa_graph_free(&g);
+	hsa_graph_free(&job.g);
 	if (have_heap)
 		hsa_heap_free(&h);
 	return rc;
