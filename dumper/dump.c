@@ -1,0 +1,265 @@
+/*
+ * dump.c - one dump from start to finish: GC off, metadata, the walk,
+ * tracemalloc statistics, the file's index and trailer; and the atomic
+ * file around it (temp file, fsync, rename, fsync of the directory).
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <locale.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PREVIEW_DEFAULT 128
+#define PREVIEW_MAX 1024
+
+int hsd_fail(struct hsd_ctx *c, int code, const char *fmt, ...)
+{
+	if (!c->failed) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->err, c->errlen, fmt, ap);
+		va_end(ap);
+		c->failed = 1;
+		c->err_code = code;
+	}
+	return -1;
+}
+
+/* An fd sink that remembers the errno of a failed write, which the
+ * writer's message does not carry. */
+struct fd_sink {
+	hs_sink inner;
+	int fd;
+	int err;
+};
+
+static int sink_write(void *ctx, const void *buf, size_t len)
+{
+	struct fd_sink *s = ctx;
+	if (s->inner.write(s->inner.ctx, buf, len) == 0)
+		return 0;
+	s->err = errno;
+	return -1;
+}
+
+static int sink_sync(void *ctx)
+{
+	struct fd_sink *s = ctx;
+	if (!s->inner.sync || s->inner.sync(s->inner.ctx) == 0)
+		return 0;
+	s->err = errno;
+	return -1;
+}
+
+static struct fd_sink *sink_of(struct hsd_ctx *c);
+
+int hsd_check_writer(struct hsd_ctx *c)
+{
+	const char *e = hs_writer_error(c->w);
+	if (!e)
+		return c->failed ? -1 : 0;
+	int code = sink_of(c)->err ? sink_of(c)->err : EIO;
+	return hsd_fail(c, code, "%s", e);
+}
+
+int hsd_grow(struct hsd_ctx *c, void **arr, size_t *cap, size_t n, size_t sz)
+{
+	size_t want = *cap ? *cap : 64;
+	while (want < n)
+		want *= 2;
+	void *p = realloc(*arr, want * sz);
+	if (!p)
+		return hsd_fail(c, ENOMEM, "out of memory (%zu bytes)", want * sz);
+	*arr = p;
+	*cap = want;
+	hsd_account(c);
+	return 0;
+}
+
+void hsd_account(struct hsd_ctx *c)
+{
+	size_t b = c->map.bytes + c->capstack * sizeof(*c->stack) +
+	           c->capedges * sizeof(*c->edges) +
+	           c->types.cap * sizeof(struct hsd_map_entry) +
+	           (c->labels ? HSD_LABEL_SLOTS * sizeof(*c->labels) : 0) +
+	           hsd_tm_bytes(c);
+	if (b > c->peak_bytes)
+		c->peak_bytes = b;
+}
+
+/* The context and its sink, allocated together. */
+struct dump {
+	struct hsd_ctx c;
+	struct fd_sink sink;
+};
+
+static struct fd_sink *sink_of(struct hsd_ctx *c)
+{
+	return &((struct dump *)c)->sink;
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
+               struct hs_dump_result *res, char *err, size_t errlen)
+{
+	static const struct hs_dump_opts defaults = { HS_VALUES_PREVIEW, 0, 0,
+	                                              NULL };
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int code = 0;
+	struct dump *d = calloc(1, sizeof(*d));
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	struct hsd_ctx *c = &d->c;
+	c->opts = opts ? opts : &defaults;
+	c->preview_len = c->opts->preview_len ? c->opts->preview_len
+	                                      : PREVIEW_DEFAULT;
+	if (c->preview_len > PREVIEW_MAX)
+		c->preview_len = PREVIEW_MAX;
+	c->err = err;
+	c->errlen = errlen;
+	c->tstate = PyThreadState_Get();
+	c->interp = c->tstate->interp;
+
+	/* Numbers are formatted with the C library: use the C locale's
+	 * decimal point whatever the program set. */
+	locale_t cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+	locale_t oldloc = cloc ? uselocale(cloc) : (locale_t)0;
+	int gc_enabled = PyGC_Disable();
+
+	hs_sink_fd(&d->sink.inner, &d->sink.fd);
+	d->sink.fd = fd;
+	hs_sink sink = { sink_write, sink_sync, &d->sink };
+	hs_writer_opts wo = { 0 };
+	wo.level = c->opts->level;
+	if (c->interp->gc.collecting) {
+		hsd_fail(c, EBUSY, "the garbage collector is running");
+		goto cleanup;
+	}
+	/* NULL allocator fields: libc, which tracemalloc never sees */
+	if (!(c->w = hs_writer_new(&sink, &wo, err, errlen))) {
+		c->failed = 1;
+		c->err_code = d->sink.err ? d->sink.err : EIO;
+		goto cleanup;
+	}
+	if (hsd_names_init(c) < 0 || hsd_meta_begin(c, gc_enabled) < 0 ||
+	    hsd_tasks_init(c) < 0 || hsd_tm_begin(c) < 0 || hsd_walk(c) < 0 ||
+	    hsd_tm_end(c) < 0 || hsd_meta_end(c, elapsed(&t0)) < 0)
+		goto cleanup;
+	if (hs_writer_finish(c->w) < 0) {
+		hsd_check_writer(c);
+		goto cleanup;
+	}
+	if (res) {
+		res->objects = c->nobjects;
+		res->refs = c->nrefs;
+		res->roots = c->nroots;
+		res->bytes = hs_writer_bytes(c->w);
+		res->extra_bytes = c->peak_bytes;
+		res->seconds = elapsed(&t0);
+	}
+cleanup:
+	code = c->failed ? (c->err_code ? c->err_code : EIO) : 0;
+	hsd_tm_free(c);
+	hsd_tasks_free(c);
+	hsd_types_free(c);
+	hsd_addrmap_free(&c->map);
+	free(c->stack);
+	free(c->edges);
+	free(c->labels);
+	hs_writer_free(c->w);
+	free(d);
+	if (gc_enabled)
+		PyGC_Enable();
+	if (cloc) {
+		uselocale(oldloc);
+		freelocale(cloc);
+	}
+	return code;
+}
+
+int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
+                 struct hs_dump_result *res, char *err, size_t errlen)
+{
+	int code = 0;
+	int fd = -1;
+	char *dir = NULL, *tmp = NULL;
+	char *dcopy = strdup(path), *bcopy = strdup(path);
+	if (!dcopy || !bcopy) {
+		code = ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	dir = dirname(dcopy);
+	const char *base = basename(bcopy);
+	size_t n = strlen(dir) + strlen(base) + 64;
+	if (!(tmp = malloc(n))) {
+		code = ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	snprintf(tmp, n, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		/* left by a dump of an earlier process with our pid */
+		unlink(tmp);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0) {
+		code = errno;
+		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(code));
+		goto cleanup;
+	}
+	char msg[512];
+	if ((code = hs_dump_fd(fd, opts, res, msg, sizeof(msg))) != 0) {
+		snprintf(err, errlen, "writing '%s': %s", tmp, msg);
+		goto cleanup;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		code = errno;
+		snprintf(err, errlen, "closing '%s': %s", tmp, strerror(code));
+		goto cleanup;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		code = errno;
+		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, path,
+		         strerror(code));
+		goto cleanup;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		code = errno;
+		snprintf(err, errlen, "cannot sync directory '%s': %s", dir,
+		         strerror(code));
+		/* not durable: do not leave it looking complete */
+		unlink(path);
+	}
+	if (dfd >= 0)
+		close(dfd);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (code && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(dcopy);
+	free(bcopy);
+	return code;
+}

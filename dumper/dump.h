@@ -1,0 +1,64 @@
+/*
+ * dump.h - the dumper core: walk the interpreter's heap and write a .hsnap.
+ *
+ * The core creates no Python object per heap object and writes to no heap
+ * object (no reference count changes, no gc.get_objects()), so a fork()ed
+ * child can call hs_dump_fd() while copy-on-write stays near zero. Its own
+ * memory comes from libc malloc, which tracemalloc never sees.
+ *
+ * Both entry points must be called with the GIL held by the calling thread,
+ * which must have a Python thread state. They disable the cyclic GC for the
+ * walk and restore its previous state.
+ */
+#ifndef HS_DUMP_H
+#define HS_DUMP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What to store of str, bytes, int and float objects. */
+enum hs_values {
+	HS_VALUES_NONE = 0,    /* no contents at all: no previews, no dict-key
+	                          text, no argv (dumps leaving the network) */
+	HS_VALUES_PREVIEW = 1  /* bounded previews (preview_len bytes) */
+};
+
+struct hs_dump_opts {
+	int values;              /* enum hs_values */
+	size_t preview_len;      /* preview bytes per value; 0: 128, at most 1024 */
+	int level;               /* zstd level; 0: the writer's default */
+	/* Extra string metadata, e.g. what triggered the dump: NULL, or an
+	 * array of key, value, key, value, ..., NULL. */
+	const char *const *meta;
+};
+
+struct hs_dump_result {
+	uint64_t objects;        /* object records written */
+	uint64_t refs;           /* edges written */
+	uint64_t roots;          /* root records written */
+	uint64_t bytes;          /* file size */
+	uint64_t extra_bytes;    /* peak memory of the dumper's own tables */
+	double seconds;          /* wall time of the dump */
+};
+
+/* Learns what the dumper needs from the running interpreter; call once
+ * with the GIL before the first dump (importing heapsnap._dumper does).
+ * Returns 0, or -1 with a Python exception set. */
+int hs_dump_init(void);
+
+/* Writes a complete dump to fd (already open for writing, positioned at
+ * the start; the caller keeps and closes it) and fsyncs it. opts may be
+ * NULL for the defaults; res may be NULL. Returns 0, or an errno value
+ * (EIO when the failure is not an OS error) with a lowercase message in
+ * err. */
+int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
+               struct hs_dump_result *res, char *err, size_t errlen);
+
+/* Writes a dump to path atomically: a 0600 temp file in the same directory
+ * (".<name>.tmp.<pid>"), fsync, rename, fsync of the directory. On failure
+ * nothing is left at path nor at the temp name. Returns 0 or an errno
+ * value, as hs_dump_fd; the message names the path. */
+int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
+                 struct hs_dump_result *res, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * roots.c - where the heap is held from: the interpreter's module table,
+ * builtins and sys dicts, every thread's stack frames, and objects whose
+ * reference count exceeds the references found in the heap ("held from
+ * C": the subtraction gc's subtract_refs does to find external references).
+ *
+ * 3.11 frames are _PyInterpreterFrame structs, not objects, unless a frame
+ * object was asked for. Each frame a thread runs is written as a pseudo
+ * object of type "frame" at the struct's address with labelled edges to its
+ * function, code and locals, and an "f_back" edge to the calling frame;
+ * frames of running generators are the generator objects themselves.
+ * Frame roots carry the thread ident in extra; the thread record has the
+ * thread's name.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+static int root(struct hsd_ctx *c, uintptr_t addr, uint32_t kind,
+                uint64_t name, uint64_t extra)
+{
+	hs_root r = { addr, kind, name, extra };
+	if (hs_writer_root(c->w, &r) < 0)
+		return hsd_check_writer(c);
+	c->nroots++;
+	return 0;
+}
+
+/* A root the interpreter holds by a strong reference: counted, so the
+ * object is not also reported as held from C. */
+static int interp_root(struct hsd_ctx *c, PyObject *o, uint32_t kind)
+{
+	if (!o)
+		return 0;
+	if (hsd_visit(c, o, 1) < 0)
+		return -1;
+	return root(c, (uintptr_t)o, kind, 0, 0);
+}
+
+/* The name of the threading.Thread running with this ident, or 0. */
+static uint64_t thread_name(struct hsd_ctx *c, PyObject *active,
+                            unsigned long ident)
+{
+	Py_ssize_t pos = 0;
+	PyObject *k, *v;
+	while (active && PyDict_Next(active, &pos, &k, &v)) {
+		uint64_t id;
+		int neg;
+		if (hsd_long_u64(k, &id, &neg) < 0 || neg || id != ident)
+			continue;
+		PyObject *name = hsd_attr(v, "_name");
+		return name && PyUnicode_Check(name) ? hsd_label_plain(c, name) : 0;
+	}
+	return 0;
+}
+
+/* The address a frame is written at: its generator, or the frame struct. */
+static uintptr_t frame_addr(_PyInterpreterFrame *f)
+{
+	if (f->owner == FRAME_OWNED_BY_GENERATOR)
+		return (uintptr_t)_PyFrame_GetGenerator(f);
+	return (uintptr_t)f;
+}
+
+static int skipped(_PyInterpreterFrame *f)
+{
+	return hsd_frame_is_shim(f) || _PyFrame_IsIncomplete(f);
+}
+
+static _PyInterpreterFrame *older(_PyInterpreterFrame *f)
+{
+	for (f = f->previous; f && skipped(f); f = f->previous)
+		;
+	return f;
+}
+
+static int pseudo_frame(struct hsd_ctx *c, _PyInterpreterFrame *f,
+                        uint64_t name)
+{
+	PyCodeObject *code = hsd_frame_code(f);
+	hs_object rec = { 0 };
+	rec.addr = (uintptr_t)f;
+	rec.type = c->frame_type_id;
+	rec.size = hsd_iframe_size(code);
+	rec.flags = HS_OF_HAS_NAME;
+	rec.name = name;
+	c->nedges = 0;
+	if (hsd_frame_edges(c, f) < 0)
+		return -1;
+	size_t nrefs = c->nedges;
+	/* the caller's frame: a link in the stack, not a reference */
+	_PyInterpreterFrame *back = older(f);
+	if (back && hsd_edge(c, (PyObject *)frame_addr(back), HS_E_NAMED,
+	                     c->names[HSD_N_F_BACK]) < 0)
+		return -1;
+	if (hs_writer_object(c->w, &rec) < 0 ||
+	    (c->nedges && hs_writer_refs(c->w, rec.addr, c->edges, c->nedges) < 0))
+		return hsd_check_writer(c);
+	c->nobjects++;
+	c->nrefs += c->nedges;
+	if (hsd_visit_edges(c, 0, nrefs) < 0)
+		return -1;
+	return 0;
+}
+
+static int thread_root(struct hsd_ctx *c, PyThreadState *ts, PyObject *active)
+{
+	uint64_t tname = thread_name(c, active, ts->thread_id);
+	uintptr_t innermost = 0;
+	for (_PyInterpreterFrame *f = hsd_thread_frame(ts); f; f = f->previous) {
+		if (skipped(f))
+			continue;
+		PyCodeObject *code = hsd_frame_code(f);
+		int line = PyCode_Addr2Line(code, hsd_frame_lasti(f) *
+		                                  (int)sizeof(_Py_CODEUNIT));
+		uint64_t fname = hsd_code_name(c, code, line);
+		uintptr_t addr = frame_addr(f);
+		if (f->owner != FRAME_OWNED_BY_GENERATOR &&
+		    pseudo_frame(c, f, fname) < 0)
+			return -1;
+		if (root(c, addr, HS_R_THREAD_FRAME, fname, ts->thread_id) < 0)
+			return -1;
+		if (!innermost)
+			innermost = addr;
+	}
+	hs_thread t = { 0 };
+	t.ident = ts->thread_id;
+	t.native_id = ts->native_thread_id;
+	t.name = tname;
+	t.frame = innermost;
+	t.flags = (ts->thread_id == _PyRuntime.main_thread ? 1u : 0u) |
+	          (ts == c->tstate ? 2u : 0u);
+	if (hs_writer_thread(c->w, &t) < 0)
+		return hsd_check_writer(c);
+	return 0;
+}
+
+int hsd_roots(struct hsd_ctx *c)
+{
+	PyInterpreterState *interp = c->interp;
+	if (interp_root(c, hsd_interp_modules(interp), HS_R_MODULES) < 0 ||
+	    interp_root(c, interp->builtins, HS_R_BUILTINS) < 0 ||
+	    interp_root(c, interp->sysdict, HS_R_SYSDICT) < 0)
+		return -1;
+	const struct hsd_type *ft = hsd_type_get(c, &PyFrame_Type);
+	if (!ft)
+		return -1;
+	c->frame_type_id = ft->id;
+	PyObject *active = hsd_module_get(interp, "threading", "_active");
+	for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts;
+	     ts = PyThreadState_Next(ts)) {
+		if (thread_root(c, ts, active) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int is_interp_root(struct hsd_ctx *c, PyObject *o)
+{
+	return o == hsd_interp_modules(c->interp) || o == c->interp->builtins ||
+	       o == c->interp->sysdict;
+}
+
+int hsd_held_from_c(struct hsd_ctx *c)
+{
+	for (int i = 0; i < HSD_GC_LISTS; i++) {
+		PyGC_Head *head = hsd_gc_list(c->interp, i);
+		for (PyGC_Head *g = (PyGC_Head *)head->_gc_next; g != head;
+		     g = (PyGC_Head *)g->_gc_next) {
+			PyObject *o = (PyObject *)(g + 1);
+			Py_ssize_t rc = Py_REFCNT(o);
+			uint32_t found = hsd_addrmap_count(&c->map, (uintptr_t)o);
+			if (rc <= (Py_ssize_t)found || hsd_is_immortal(o) ||
+			    is_interp_root(c, o) || hsd_task_is_root(c, o))
+				continue;
+			if (root(c, (uintptr_t)o, HS_R_HELD_FROM_C, 0,
+			         (uint64_t)rc - found) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
