@@ -63,11 +63,17 @@ static int bfs(const hsa_heap *h, hsa_graph *g)
 		g->depth[v] = HSA_UNREACHABLE;
 		g->parent[v] = HSA_NONE;
 	}
-	for (uint64_t i = 0; i < h->nroots; i++) {
-		hsa_node r = h->roots[i].node;
-		if (g->depth[r] == HSA_UNREACHABLE) {
-			g->depth[r] = 0;
-			queue[tail++] = r;
+	/* Module-table roots first: among equally short paths, the one from a
+	 * module reads best ("module app.stats → ..."). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint64_t i = 0; i < h->nroots; i++) {
+			hsa_node r = h->roots[i].node;
+			int module = h->roots[i].kind == HS_R_MODULES || h->roots[i].kind == HS_R_SYSDICT ||
+			             h->roots[i].kind == HS_R_BUILTINS;
+			if (module == !pass && g->depth[r] == HSA_UNREACHABLE) {
+				g->depth[r] = 0;
+				queue[tail++] = r;
+			}
 		}
 	}
 	while (head < tail) {
