@@ -216,8 +216,7 @@ int hsd_tm_begin(struct hsd_ctx *c)
 	if (find_tables(&t, why, sizeof(why)) < 0)
 		return skip(c, why);
 	/* a wrong guess about the tables would show here */
-	if (!t.traces || t.traces->hash_func != _Py_hashtable_hash_ptr ||
-	    (t.domains && t.domains->hash_func != _Py_hashtable_hash_ptr))
+	if (!t.traces || t.traces->hash_func != _Py_hashtable_hash_ptr)
 		return skip(c, "tracemalloc tables not recognized");
 	if (t.lock && PyThread_acquire_lock_timed(t.lock, LOCK_TIMEOUT_US, 0) !=
 	              PY_LOCK_ACQUIRED)

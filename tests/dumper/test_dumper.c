@@ -308,3 +308,353 @@ Test(dumper, heap_matches_python)
 	t_free(&d);
 	t_rmdir(dir);
 }
+
+/* ---- tracemalloc ----------------------------------------------------- */
+
+/* "file:line file:line ..." of a dump traceback, most recent first. */
+static void tb_text(const struct t_dump *d, uint64_t id, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	if (id == 0 || id > d->ntbs)
+		return;
+	for (uint64_t i = 0; i < d->tbs[id - 1].n; i++) {
+		uint64_t fid = d->tbframes[d->tbs[id - 1].first + i];
+		const hs_frame *f = &d->frames[fid - 1];
+		n += (size_t)snprintf(out + n, cap - n, "%s%s:%llu", i ? " " : "",
+		                      t_str(d, f->filename), (unsigned long long)f->lineno);
+		if (n >= cap)
+			return;
+	}
+}
+
+Test(dumper, tracemalloc_tracebacks_and_sites)
+{
+	char *dir = t_mkdir();
+	char dump[512], viewp[512];
+	snprintf(dump, sizeof(dump), "%s/tm.hsnap", dir);
+	snprintf(viewp, sizeof(viewp), "%s/tm.view", dir);
+	cr_assert_eq(t_python(dir, "tm.py", dump, viewp, NULL), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "tm.hsnap");
+	cr_expect_eq(t_meta_uint(&d, "tracemalloc.tracing"), 1);
+	cr_expect_eq(t_meta_uint(&d, "tracemalloc.frames"), 10);
+	cr_expect_null(t_meta_str(&d, "tracemalloc.error"), "%s",
+	               t_meta_str(&d, "tracemalloc.error"));
+	char *text = t_slurp(viewp, NULL);
+	cr_assert(text);
+	size_t checked = 0, bad = 0, sites = 0;
+	char *save = NULL;
+	static char got[1 << 16];
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		unsigned long id, n;
+		int off = 0;
+		unsigned long long cnt, bytes, before, after, peak;
+		if (sscanf(l, "t %lx %lu %n", &id, &n, &off) == 2) {
+			struct t_obj *o = t_find(&d, id);
+			checked++;
+			tb_text(&d, o ? o->trace : 0, got, sizeof(got));
+			if (strcmp(got, l + off) != 0 && bad++ < 5)
+				cr_log_error("traceback of 0x%lx: dump '%s', tracemalloc '%s'",
+				             id, got, l + off);
+		} else if (sscanf(l, "s %llu %llu %n", &cnt, &bytes, &off) == 2) {
+			/* the same traceback in the dump, summed over domains */
+			unsigned long long dc = 0, db = 0;
+			for (size_t i = 0; i < d.nsites; i++) {
+				tb_text(&d, d.sites[i].traceback, got, sizeof(got));
+				if (strcmp(got, l + off) == 0) {
+					dc += d.sites[i].count;
+					db += d.sites[i].bytes;
+				}
+			}
+			sites++;
+			cr_expect_eq(dc, cnt, "site %s: dump %llu blocks, tracemalloc %llu",
+			             l + off, dc, cnt);
+			cr_expect_eq(db, bytes, "site %s: dump %llu bytes, tracemalloc %llu",
+			             l + off, db, bytes);
+		} else if (sscanf(l, "mem %llu %llu %llu", &before, &after, &peak) == 3) {
+			/* no Python object per heap object: the dump's traced
+			 * allocations stay tiny next to the ~50,000 objects */
+			cr_expect_lt(peak - before, 64 * 1024, "peak grew %llu bytes",
+			             peak - before);
+			cr_expect_lt(after > before ? after - before : 0, 16 * 1024);
+		}
+	}
+	cr_expect_gt(checked, 5000, "only %zu tracebacks compared", checked);
+	cr_expect_eq(bad, 0, "%zu of %zu tracebacks differ", bad, checked);
+	cr_expect_eq(sites, 1, "the allocation site was not reported");
+	uint64_t total = 0;
+	for (size_t i = 0; i < d.nsites; i++)
+		total += d.sites[i].bytes;
+	cr_expect_gt(total, 1000000, "sites cover %llu bytes", (unsigned long long)total);
+	free(text);
+	t_free(&d);
+	t_rmdir(dir);
+}
+
+/* ---- roots ----------------------------------------------------------- */
+
+static const hs_root *find_root(const struct t_dump *d, uint64_t addr,
+                                uint32_t kind)
+{
+	for (size_t i = 0; i < d->nroots; i++)
+		if (d->roots[i].addr == addr && d->roots[i].kind == kind)
+			return &d->roots[i];
+	return NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+Test(dumper, roots_threads_and_held_from_c)
+{
+	char *dir = t_mkdir();
+	char dump[512], viewp[512];
+	snprintf(dump, sizeof(dump), "%s/roots.hsnap", dir);
+	snprintf(viewp, sizeof(viewp), "%s/roots.view", dir);
+	cr_assert_eq(t_python(dir, "roots.py", dump, viewp, NULL), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "roots.hsnap");
+	char *text = t_slurp(viewp, NULL);
+	cr_assert(text);
+	unsigned long held = 0, local = 0;
+	unsigned long long ident = 0, mainid = 0;
+	unsigned line = 0;
+	char tname[64] = "";
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		sscanf(l, "held %lx", &held);
+		sscanf(l, "thread %llu %63s %u", &ident, tname, &line);
+		sscanf(l, "local %lx", &local);
+		sscanf(l, "main %llu", &mainid);
+	}
+	free(text);
+	cr_assert(held && local && ident && mainid && line);
+
+	/* the interpreter's tables */
+	int modules = 0, builtins = 0, sysdict = 0;
+	for (size_t i = 0; i < d.nroots; i++) {
+		modules += d.roots[i].kind == HS_R_MODULES;
+		builtins += d.roots[i].kind == HS_R_BUILTINS;
+		sysdict += d.roots[i].kind == HS_R_SYSDICT;
+	}
+	cr_expect(modules == 1 && builtins == 1 && sysdict == 1);
+
+	/* atexit's list is C memory: the method is held from C, surplus 1 */
+	const hs_root *r = find_root(&d, held, HS_R_HELD_FROM_C);
+	cr_expect(r, "the atexit-held method is not a held-from-C root");
+	if (r)
+		cr_expect_eq(r->extra, 1);
+	struct t_obj *m = t_find(&d, held);
+	cr_assert(m);
+	cr_expect_str_eq(t_type_name(&d, m), "method");
+	int self_ok = 0;
+	for (size_t i = 0; i < m->nedges; i++) {
+		const struct t_edge *e = &d.edges[m->edge0 + i];
+		struct t_obj *o = t_find(&d, e->dst);
+		self_ok |= e->kind == HS_E_SELF && o &&
+		           strcmp(t_type_name(&d, o), "__main__.Held") == 0;
+	}
+	cr_expect(self_ok, "the method's __self__ is not the Held instance");
+
+	/* threads: names, flags, and the worker's frames as roots */
+	const hs_thread *worker = NULL, *mainth = NULL;
+	for (size_t i = 0; i < d.nthreads; i++) {
+		if (d.threads[i].ident == ident)
+			worker = &d.threads[i];
+		if (d.threads[i].ident == mainid)
+			mainth = &d.threads[i];
+	}
+	cr_assert(worker && mainth, "threads missing");
+	cr_expect_str_eq(t_str(&d, worker->name), tname);
+	cr_expect_str_eq(t_str(&d, mainth->name), "MainThread");
+	cr_expect_eq(mainth->flags, 3);
+	cr_expect_eq(worker->flags, 0);
+	cr_expect(t_find(&d, worker->frame), "innermost frame not in the dump");
+	char want[64];
+	snprintf(want, sizeof(want), "roots.py:%u", line);
+	const hs_root *fr = NULL;
+	for (size_t i = 0; i < d.nroots; i++) {
+		const hs_root *x = &d.roots[i];
+		const char *name = t_str(&d, x->name);
+		if (x->kind == HS_R_THREAD_FRAME && x->extra == ident &&
+		    strncmp(name, "blocked_worker ", 15) == 0 && ends_with(name, want))
+			fr = x;
+	}
+	cr_assert(fr, "no frame root for blocked_worker at %s", want);
+	const struct t_edge *e = find_edge(&d, t_find(&d, fr->addr), local, HS_E_LOCAL);
+	cr_expect(e && label_is(&d, e, "worker_local"),
+	          "the frame has no local 'worker_local'");
+	t_free(&d);
+	t_rmdir(dir);
+}
+
+/* ---- asyncio --------------------------------------------------------- */
+
+Test(dumper, asyncio_tasks_blocked_on_one_event)
+{
+	char *dir = t_mkdir();
+	char dump[512], viewp[512];
+	snprintf(dump, sizeof(dump), "%s/aio.hsnap", dir);
+	snprintf(viewp, sizeof(viewp), "%s/aio.view", dir);
+	cr_assert_eq(t_python(dir, "aio.py", dump, viewp, NULL), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "aio.hsnap");
+	cr_expect_null(t_meta_str(&d, "asyncio.error"));
+	char *text = t_slurp(viewp, NULL);
+	cr_assert(text);
+	char coro[128] = "", inner[128] = "", file[512] = "";
+	unsigned coro_line = 0, inner_line = 0;
+	size_t ntasks = 0, checked = 0;
+	uint64_t *ids = calloc(2000, sizeof(*ids));
+	char (*names)[16] = calloc(2000, sizeof(*names));
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		unsigned long id;
+		if (sscanf(l, "task %lx %15s", &id, names[ntasks]) == 2 && ntasks < 2000)
+			ids[ntasks++] = id;
+		sscanf(l, "coro %127s %u", coro, &coro_line);
+		sscanf(l, "await %127s %511s %u", inner, file, &inner_line);
+	}
+	free(text);
+	cr_assert_eq(ntasks, 1000);
+	cr_assert(coro_line && inner_line);
+	for (size_t i = 0; i < ntasks; i++) {
+		const hs_task *t = NULL;
+		for (size_t k = 0; k < d.ntasks && !t; k++)
+			if (d.tasks[k].addr == ids[i])
+				t = &d.tasks[k];
+		cr_assert(t, "task %s not in the dump", names[i]);
+		cr_expect_eq(t->state, HS_T_PENDING);
+		cr_expect_str_eq(t_str(&d, t->name), names[i]);
+		cr_expect(find_root(&d, ids[i], HS_R_ASYNC_TASK), "task %s is not a root",
+		          names[i]);
+		/* worker -> Event.wait -> the future it waits on */
+		cr_assert_eq(t->n, 3, "task %s: await chain of %llu", names[i],
+		             (unsigned long long)t->n);
+		cr_expect_eq(t->chain[0].addr, t->coro);
+		cr_expect_str_eq(t_str(&d, t->chain[0].name), coro);
+		cr_expect_eq(t->chain[0].line, coro_line);
+		cr_expect_str_eq(t_str(&d, t->chain[1].name), inner);
+		cr_expect_str_eq(t_str(&d, t->chain[1].file), file);
+		cr_expect_eq(t->chain[1].line, inner_line);
+		cr_expect_eq(t->chain[2].addr, t->awaited);
+		struct t_obj *fut = t_find(&d, t->awaited);
+		cr_expect(fut && strcmp(t_type_name(&d, fut), "_asyncio.Future") == 0,
+		          "task %s awaits %s", names[i], fut ? t_type_name(&d, fut) : "?");
+		checked++;
+	}
+	cr_expect_eq(checked, 1000);
+	free(ids);
+	free(names);
+	t_free(&d);
+	t_rmdir(dir);
+}
+
+/* ---- values="none" ---------------------------------------------------- */
+
+#define SECRET "hunter2-S3CRET-XYZZY"
+
+/* Occurrences of SECRET in the decompressed payloads of every section. */
+static size_t secret_in_sections(const char *path)
+{
+	size_t len, found = 0;
+	char *f = t_slurp(path, &len);
+	cr_assert(f && len > HS_HEADER_SIZE + HS_TRAILER_SIZE);
+	uint32_t hlen;
+	memcpy(&hlen, f + 16, 4);
+	size_t off = hlen, sections = 0;
+	while (off + HS_SECTION_HEADER_SIZE <= len - HS_TRAILER_SIZE) {
+		uint64_t comp, raw;
+		memcpy(&comp, f + off + 16, 8);
+		memcpy(&raw, f + off + 24, 8);
+		cr_assert_leq(off + HS_SECTION_HEADER_SIZE + comp, len);
+		char *out = malloc(raw + 1);
+		size_t n = ZSTD_decompress(out, raw + 1, f + off + HS_SECTION_HEADER_SIZE, comp);
+		cr_assert(!ZSTD_isError(n) && n == raw, "section at %zu", off);
+		for (char *p = out; (p = memmem(p, out + n - p, SECRET, strlen(SECRET))); p++)
+			found++;
+		free(out);
+		sections++;
+		off += HS_SECTION_HEADER_SIZE + comp;
+	}
+	cr_assert_eq(off, len - HS_TRAILER_SIZE);
+	cr_assert_gt(sections, 3);
+	free(f);
+	return found;
+}
+
+Test(dumper, values_none_keeps_no_contents)
+{
+	char *dir = t_mkdir();
+	char none[512], preview[512];
+	snprintf(none, sizeof(none), "%s/none.hsnap", dir);
+	snprintf(preview, sizeof(preview), "%s/preview.hsnap", dir);
+	cr_assert_eq(t_python(dir, "none.py", none, preview, NULL), 0);
+	/* the same heap with previews shows the secret: the check can fail */
+	cr_expect_geq(secret_in_sections(preview), 3);
+	cr_expect_eq(secret_in_sections(none), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "none.hsnap");
+	cr_expect_str_eq(t_meta_str(&d, "dumper.values"), "none");
+	size_t values = 0;
+	for (size_t i = 0; i < d.nobjs; i++)
+		values += (d.objs[i].flags & HS_OF_HAS_VALUE) != 0;
+	cr_expect_eq(values, 0, "%zu objects have a value", values);
+	t_free(&d);
+	t_rmdir(dir);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+Test(dumper, failed_dump_raises_and_leaves_nothing)
+{
+	char *dir = t_mkdir();
+	cr_expect_eq(t_python(dir, "fail.py", dir, NULL), 0);
+	t_rmdir(dir);
+}
+
+/* ---- long chains ------------------------------------------------------ */
+
+Test(dumper, million_long_chains, .timeout = 60)
+{
+	char *dir = t_mkdir();
+	char dump[512], viewp[512];
+	snprintf(dump, sizeof(dump), "%s/deep.hsnap", dir);
+	snprintf(viewp, sizeof(viewp), "%s/deep.view", dir);
+	cr_assert_eq(t_python(dir, "deep.py", dump, viewp, NULL), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "deep.hsnap");
+	char *text = t_slurp(viewp, NULL);
+	unsigned long node = 0, tuple = 0;
+	cr_assert(text && sscanf(text, "heads %lx %lx", &node, &tuple) == 2);
+	free(text);
+	/* follow both chains to their ends through the dump */
+	size_t nodes = 0, tuples = 0;
+	for (struct t_obj *o = t_find(&d, node); o; nodes++) {
+		const struct t_edge *next = NULL;
+		for (size_t i = 0; i < o->nedges && !next; i++) {
+			const struct t_edge *e = &d.edges[o->edge0 + i];
+			if (e->kind == HS_E_ATTR && strcmp(t_str(&d, e->label), "next") == 0)
+				next = e;
+		}
+		struct t_obj *n = next ? t_find(&d, next->dst) : NULL;
+		o = n && strcmp(t_type_name(&d, n), "__main__.Node") == 0 ? n : NULL;
+	}
+	for (struct t_obj *o = t_find(&d, tuple); o; tuples++) {
+		cr_assert(!(o->flags & HS_OF_GC_TRACKED));
+		const struct t_edge *next = NULL;
+		for (size_t i = 0; i < o->nedges && !next; i++) {
+			const struct t_edge *e = &d.edges[o->edge0 + i];
+			if (e->kind == HS_E_INDEX && e->label == 1)
+				next = e;
+		}
+		struct t_obj *n = next ? t_find(&d, next->dst) : NULL;
+		o = n && strcmp(t_type_name(&d, n), "tuple") == 0 ? n : NULL;
+	}
+	cr_expect_eq(nodes, 1000000);
+	cr_expect_eq(tuples, 1000000);
+	t_free(&d);
+	t_rmdir(dir);
+}

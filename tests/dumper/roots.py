@@ -1,0 +1,58 @@
+"""Roots: a second thread blocked in a known function, and a bound method
+that only atexit's C-level list keeps alive. Dumps and writes:
+
+usage: roots.py DUMP VIEW
+
+  held ID                  the bound method held by atexit only
+  thread IDENT NAME LINE   the worker thread and the line it waits on
+  local ID                 a local variable of the worker's frame
+  main IDENT               the main thread
+"""
+import atexit
+import sys
+import threading
+
+import heapsnap
+
+
+class Held:
+    def close(self):
+        pass
+
+
+shared = []
+
+
+def blocked_worker(started, ev):
+    worker_local = ["worker-local"]
+    shared.append(id(worker_local))
+    started.set()
+    ev.wait()
+    return worker_local
+
+
+WAIT_LINE = blocked_worker.__code__.co_firstlineno + 4
+
+
+def main(dump_path, view_path):
+    m = Held().close
+    atexit.register(m)
+    held = id(m)
+    del m
+    started, ev = threading.Event(), threading.Event()
+    t = threading.Thread(target=blocked_worker, args=(started, ev),
+                         name="worker-A")
+    t.start()
+    started.wait()
+    heapsnap.dump(dump_path)
+    with open(view_path, "w") as f:
+        f.write("held %x\n" % held)
+        f.write("thread %d worker-A %d\n" % (t.ident, WAIT_LINE))
+        f.write("local %x\n" % shared[0])
+        f.write("main %d\n" % threading.main_thread().ident)
+    ev.set()
+    t.join()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
