@@ -597,10 +597,13 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 		goto done;
 	}
 	/* A fresh file nobody else sees until the rename: no journal, no
-	 * syncs; a crash leaves only a temporary file behind. */
+	 * syncs; a crash leaves only a temporary file behind. Inserts come in
+	 * key order and need little cache; a small cache also makes the index
+	 * sorter spill early into runs it merges on both cores, twice as fast
+	 * as one big in-memory sort. */
 	if (exec(w.db,
 	         "PRAGMA page_size=8192; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-262144; PRAGMA threads=2;",
+	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192; PRAGMA threads=2;",
 	         err, errlen) ||
 	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen))
 		goto done;
