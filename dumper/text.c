@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,6 +34,21 @@ void hsd_buf_put(struct hsd_buf *b, const char *s, size_t n)
 void hsd_buf_puts(struct hsd_buf *b, const char *s)
 {
 	hsd_buf_put(b, s, strlen(s));
+}
+
+/* Decimal digits of v, with a leading '-' if neg; at least width digits
+ * (zero-padded). Ints and floats are common: printf is too slow here. */
+static void put_u64(struct hsd_buf *b, int neg, uint64_t v, int width)
+{
+	char tmp[24];
+	char *p = tmp + sizeof(tmp);
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v || tmp + sizeof(tmp) - p < width);
+	if (neg)
+		*--p = '-';
+	hsd_buf_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void hsd_buf_printf(struct hsd_buf *b, const char *fmt, ...)
@@ -224,8 +240,7 @@ int hsd_buf_long(struct hsd_buf *b, PyObject *o)
 		uint64_t v = n ? d[0] : 0;
 		if (n == 2)
 			v |= (uint64_t)d[1] << PyLong_SHIFT;
-		hsd_buf_printf(b, "%s%llu", neg ? "-" : "",
-		               (unsigned long long)v);
+		put_u64(b, neg, v, 1);
 		return 0;
 	}
 	/* Divide by 10^9 repeatedly: base-1e9 chunks, least significant
@@ -246,9 +261,38 @@ int hsd_buf_long(struct hsd_buf *b, PyObject *o)
 		while (n > 0 && tmp[n - 1] == 0)
 			n--;
 	}
-	hsd_buf_printf(b, "%s%u", neg ? "-" : "", chunk[nchunk - 1]);
+	put_u64(b, neg, chunk[nchunk - 1], 1);
 	for (size_t i = nchunk - 1; i-- > 0 && !b->trunc;)
-		hsd_buf_printf(b, "%09u", chunk[i]);
+		put_u64(b, 0, chunk[i], 9);
+	return 0;
+}
+
+/* The fast path of repr(float) for values Python prints without an
+ * exponent: the fewest decimals k for which m / 10^k == v exactly, with m
+ * an integer below 2^53 (so m and 10^k are exact and the division rounds
+ * correctly, as reading the text back would). Returns 0 when there is no
+ * such k; the general path below then finds the digits. */
+static int fixed_float(struct hsd_buf *b, double v)
+{
+	static const double pow10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16,
+	};
+	double a = fabs(v);
+	if (!(a >= 1e-4 && a < 1e16))
+		return 0;
+	for (int k = 0; k <= 16; k++) {
+		double m = nearbyint(a * pow10[k]);
+		if (m >= 9007199254740992.0)
+			return 0;
+		if (m / pow10[k] != a)
+			continue;
+		uint64_t n = (uint64_t)m, p = (uint64_t)pow10[k];
+		put_u64(b, v < 0, n / p, 1);
+		hsd_buf_put(b, ".", 1);
+		put_u64(b, 0, n % p, k ? k : 1);
+		return 1;
+	}
 	return 0;
 }
 
@@ -264,11 +308,14 @@ void hsd_buf_float(struct hsd_buf *b, double v)
 		hsd_buf_puts(b, v > 0 ? "inf" : "-inf");
 		return;
 	}
+	if (fixed_float(b, v))
+		return;
 	char tmp[40];
 	/* 15 significant digits always read back when a representation that
 	 * short exists (DBL_DIG), so stripping zeros then gives the shortest;
-	 * otherwise 16, else 17 digits. */
-	for (int prec = 15; prec <= 17; prec++) {
+	 * otherwise 16, else 17 digits. Subnormals have less precision: try
+	 * every length. */
+	for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
 		if (prec == 17 || strtod(tmp, NULL) == v)
 			break;

@@ -12,9 +12,13 @@ View lines (ids in hex):
   x ID                         code object or type: the dump may add edges
   L SRC DST KIND LABEL         an edge the dump must label so
   F DST KIND LABEL             an edge of a thread's frame
+  v ID HEX                     the value preview (hex of its bytes) of an
+                               int, float, str or bytes: repr, or the text
 """
 import collections
 import gc
+import math
+import random
 import sys
 import weakref
 
@@ -74,6 +78,36 @@ def sizeof_builtin(t):
     return False
 
 
+def values():
+    rnd = random.Random(7)
+    floats = [0.1, 0.5, 1.0, -2.5, 1e16, 1e15, 123456789.125, 1e-4, 1e-5,
+              9.999e-5, 2 ** 0.5, math.pi, 1 / 3, 1e22, 1e-300, 5e-324,
+              1.7976931348623157e308, -0.0, float("inf"), float("-inf"),
+              float("nan"), 100.0, 0.30000000000000004, 12345678901234567.0]
+    floats += [rnd.random() * 10 ** rnd.randint(-10, 20) for _ in range(3000)]
+    floats += [rnd.randint(-10 ** 6, 10 ** 6) / 8 for _ in range(1000)]
+    floats += [struct_float(rnd.getrandbits(64)) for _ in range(1000)]
+    ints = [0, 1, -1, 2 ** 30, 2 ** 60, -2 ** 64, 10 ** 50, 2 ** 1000,
+            -(3 ** 500), True, False]
+    ints += [rnd.getrandbits(rnd.randint(1, 400)) for _ in range(500)]
+    texts = ["plain", "é", "日本語", "\U0001F600", "a" * 200, "é" * 100,
+             b"bytes\x00\xff", None]
+    return floats + ints + texts
+
+
+def struct_float(bits):
+    import struct
+    return struct.unpack("<d", bits.to_bytes(8, "little"))[0]
+
+
+def preview(o):
+    if isinstance(o, str):
+        return o.encode()
+    if isinstance(o, bytes):
+        return o
+    return repr(o).encode()
+
+
 def write_view(view_path, keep, heap, local_marker, uses_cell):
     point = heap["point"]
     wd = heap["withdict"]
@@ -123,6 +157,8 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         label(wd.__dict__, wd.attr, E_DICT_VALUE, "'attr'")
         w("F %x %d local_marker\n" % (id(local_marker), E_LOCAL))
         w("F %x %d cellvar\n" % (id(uses_cell.__closure__[0]), E_CELL))
+        for o in heap["values"]:
+            w("v %x %s\n" % (id(o), preview(o).hex()))
 
 
 def main(dump_path, view_path):
@@ -143,6 +179,7 @@ def main(dump_path, view_path):
     heap["untracked"] = ("u", 1, 2.5, b"bytes", None, True, 10 ** 30)
     heap["deque"] = collections.deque(range(100))
     heap["bigstr"] = "é" * 300
+    heap["values"] = values()
     local_marker = ["local-marker"]
     cellvar = ["cell-var"]
 

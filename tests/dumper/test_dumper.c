@@ -220,6 +220,35 @@ static void load_dump(struct t_dump *d, const char *dir, const char *name)
 
 /* ---- objects, references, sizes, labels ----------------------------- */
 
+/* "v ID HEX": the object's preview is the hex-encoded text, or a prefix of
+ * it flagged truncated. */
+static void check_value(const struct t_dump *d, const char *line)
+{
+	unsigned long id;
+	int off = 0;
+	cr_assert(sscanf(line, "v %lx %n", &id, &off) == 1);
+	const char *hex = line + off;
+	size_t n = strlen(hex) / 2;
+	char *want = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		sscanf(hex + 2 * i, "%2hhx", (unsigned char *)&want[i]);
+	want[n] = '\0';
+	struct t_obj *o = t_find(d, id);
+	cr_assert(o, "no object for: %s", line);
+	cr_expect(o->flags & HS_OF_HAS_VALUE, "no value for %s %s",
+	          t_type_name(d, o), want);
+	if (o->flags & HS_OF_VALUE_TRUNC)
+		cr_expect(o->value_len <= n && o->value_len >= 100 &&
+		          memcmp(o->value, want, o->value_len) == 0,
+		          "%s: preview %.*s is no prefix of %s", t_type_name(d, o),
+		          (int)o->value_len, o->value, want);
+	else
+		cr_expect(o->value_len == n && memcmp(o->value, want, n) == 0,
+		          "%s: preview '%.*s', repr '%s'", t_type_name(d, o),
+		          (int)o->value_len, o->value, want);
+	free(want);
+}
+
 Test(dumper, heap_matches_python)
 {
 	char *dir = t_mkdir();
@@ -292,6 +321,8 @@ Test(dumper, heap_matches_python)
 			if (e)
 				cr_expect(label_is(&d, e, want), "label %s for: %s",
 				          e->kind == HS_E_INDEX ? "(index)" : t_str(&d, e->label), l);
+		} else if (l[0] == 'v') {
+			check_value(&d, l);
 		} else if (sscanf(l, "F %lx %u %255s", &dst, &kind, want) == 3) {
 			int found = 0;
 			for (size_t k = 0; k < d.nobjs && !found; k++) {
