@@ -148,6 +148,9 @@ static inline int hsd_is_resume(int opcode)
 static inline PyDictValues *hsd_inline_values(PyObject *o)
 {
 	PyTypeObject *tp = Py_TYPE(o);
+	/* the names live in a heap type's cached keys */
+	if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+		return NULL;
 #if PY_VERSION_HEX >= 0x030D0000
 	if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES))
 		return NULL;

@@ -234,6 +234,8 @@ int hsd_str_eq(PyObject *s, const char *ascii);
 int hsd_long_u64(PyObject *o, uint64_t *v, int *neg);
 
 /* roots.c */
+int hsd_root(struct hsd_ctx *c, uintptr_t addr, uint32_t kind, uint64_t name,
+             uint64_t extra);
 int hsd_roots(struct hsd_ctx *c);
 int hsd_held_from_c(struct hsd_ctx *c);
 

@@ -16,8 +16,8 @@
 
 #include <stdlib.h>
 
-static int root(struct hsd_ctx *c, uintptr_t addr, uint32_t kind,
-                uint64_t name, uint64_t extra)
+int hsd_root(struct hsd_ctx *c, uintptr_t addr, uint32_t kind,
+             uint64_t name, uint64_t extra)
 {
 	hs_root r = { addr, kind, name, extra };
 	if (hs_writer_root(c->w, &r) < 0)
@@ -34,7 +34,7 @@ static int interp_root(struct hsd_ctx *c, PyObject *o, uint32_t kind)
 		return 0;
 	if (hsd_visit(c, o, 1) < 0)
 		return -1;
-	return root(c, (uintptr_t)o, kind, 0, 0);
+	return hsd_root(c, (uintptr_t)o, kind, 0, 0);
 }
 
 /* The name of the threading.Thread running with this ident, or 0. */
@@ -118,7 +118,7 @@ static int thread_root(struct hsd_ctx *c, PyThreadState *ts, PyObject *active)
 		if (f->owner != FRAME_OWNED_BY_GENERATOR &&
 		    pseudo_frame(c, f, fname) < 0)
 			return -1;
-		if (root(c, addr, HS_R_THREAD_FRAME, fname, ts->thread_id) < 0)
+		if (hsd_root(c, addr, HS_R_THREAD_FRAME, fname, ts->thread_id) < 0)
 			return -1;
 		if (!innermost)
 			innermost = addr;
@@ -173,7 +173,7 @@ int hsd_held_from_c(struct hsd_ctx *c)
 			if (rc <= (Py_ssize_t)found || hsd_is_immortal(o) ||
 			    is_interp_root(c, o) || hsd_task_is_root(c, o))
 				continue;
-			if (root(c, (uintptr_t)o, HS_R_HELD_FROM_C, 0,
+			if (hsd_root(c, (uintptr_t)o, HS_R_HELD_FROM_C, 0,
 			         (uint64_t)rc - found) < 0)
 				return -1;
 		}

@@ -245,11 +245,8 @@ int hsd_task_record(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t)
 	}
 	if (hs_writer_task(c->w, &rec) < 0)
 		return hsd_check_writer(c);
-	if (t->role == HSD_ROLE_TASK && f->fut_state == HS_T_PENDING) {
-		hs_root r = { rec.addr, HS_R_ASYNC_TASK, rec.name, 0 };
-		if (hs_writer_root(c->w, &r) < 0)
-			return hsd_check_writer(c);
-		c->nroots++;
-	}
+	if (t->role == HSD_ROLE_TASK && f->fut_state == HS_T_PENDING &&
+	    hsd_root(c, rec.addr, HS_R_ASYNC_TASK, rec.name, 0) < 0)
+		return -1;
 	return c->failed ? -1 : 0;
 }

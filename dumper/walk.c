@@ -91,7 +91,8 @@ static int emit(struct hsd_ctx *c, PyObject *o, uint32_t flags,
 	rec.flags = flags | t->oflags;
 	if (PyType_Check(o))
 		rec.flags |= HS_OF_IS_TYPE;
-	if (is_static(o))
+	int fixed = is_static(o);
+	if (fixed)
 		rec.flags |= HS_OF_STATIC;
 	hsd_describe(c, o, t, &rec, vb);
 	if (c->tm && (rec.trace = hsd_tm_object(c, o)))
@@ -108,6 +109,10 @@ static int emit(struct hsd_ctx *c, PyObject *o, uint32_t flags,
 		return hsd_check_writer(c);
 	c->nobjects++;
 	c->nrefs += c->nedges;
+	/* Static objects live for the whole process: roots of their own (a
+	 * static type's dict is reachable from nothing else). */
+	if (fixed && hsd_root(c, rec.addr, HS_R_STATIC, 0, 0) < 0)
+		return -1;
 	if (hsd_visit_edges(c, 0, c->nedges) < 0)
 		return -1;
 	if (t->role != HSD_ROLE_NONE && hsd_task_record(c, o, t) < 0)
