@@ -705,6 +705,13 @@ static int graph_join(graph_job *job)
 	return job->rc;
 }
 
+/* SQLite calls this every million steps of a long statement. */
+static int index_progress(void *p)
+{
+	hsa_progress_update(p, 0);
+	return 0;
+}
+
 static int write_db(const hsa_heap *h, graph_job *job, const char *path,
                     const struct stat *sb, const char *tmp, double t0, char *err,
                     size_t errlen)
@@ -766,10 +773,11 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 		snprintf(err, errlen, "cannot write database '%s': %s", tmp, sqlite3_errmsg(w.db));
 		goto done;
 	}
-	hsa_progress_start(&prog, "indexing", 1);
-	hsa_progress_update(&prog, 0);
+	hsa_progress_start(&prog, "indexing", 0);
+	sqlite3_progress_handler(w.db, 1 << 20, index_progress, &prog);
 	if (exec(w.db, indexes, err, errlen))
 		goto done;
+	sqlite3_progress_handler(w.db, 0, NULL, NULL);
 	hsa_progress_end(&prog);
 	if (put_totals(&w, path, sb, hsa_now() - t0) || exec(w.db, "COMMIT", err, errlen)) {
 		if (!err[0])

@@ -578,6 +578,12 @@ void hsa_progress_update(hsa_progress *p, uint64_t done)
 		return;
 	p->last = t;
 	p->shown = 1;
+	if (!p->total) {
+		/* Work of unknown size: the time spent only. */
+		fprintf(stderr, "\r%-24s %5.1fs", p->what, t - p->start);
+		fflush(stderr);
+		return;
+	}
 	int pct = p->total ? (int)(done * 100 / p->total) : 0;
 	if (pct > 100)
 		pct = 100;

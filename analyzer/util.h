@@ -122,7 +122,7 @@ void hsa_json_finish(hsa_json *j);
 /* ---- progress ---------------------------------------------------------- */
 
 /* A progress bar on stderr, shown only when stderr is a terminal and the
- * work has run for more than a second. */
+ * work has run for more than a second; total 0 shows the time only. */
 typedef struct hsa_progress {
 	const char *what;
 	uint64_t total;
