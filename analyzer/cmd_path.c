@@ -28,17 +28,8 @@ static int print_path(sqlite3 *db, const hsa_path *p, uint64_t k, hsa_json *j)
 	for (uint64_t i = 0; i < p->n; i++) {
 		const hsa_hop *h = &p->hops[i];
 		hsa_str via = {0}, desc = {0};
-		sqlite3_stmt *st = NULL;
-		uint64_t addr = 0;
-		if (sqlite3_prepare_v2(db, "SELECT addr FROM objects WHERE id = ?", -1, &st, NULL) ==
-		    SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, h->id);
-			if (sqlite3_step(st) == SQLITE_ROW)
-				addr = (uint64_t)sqlite3_column_int64(st, 0);
-		}
-		sqlite3_finalize(st);
 		char as[32];
-		snprintf(as, sizeof(as), "0x%" PRIx64, addr);
+		snprintf(as, sizeof(as), "0x%" PRIx64, hsa_db_addr(db, h->id));
 		int bad = (i ? hsa_db_edge_label(db, h->kind, h->label, &via)
 		             : hsa_str_printf(&via, "(root)")) ||
 		          (i ? hsa_db_describe(db, h->id, &desc) : hsa_root_text(db, h->id, &desc));

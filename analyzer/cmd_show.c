@@ -15,20 +15,6 @@ typedef struct shown {
 	char err[1024];
 } shown;
 
-static uint64_t addr_of(sqlite3 *db, int64_t id)
-{
-	sqlite3_stmt *st = NULL;
-	uint64_t a = 0;
-	if (sqlite3_prepare_v2(db, "SELECT addr FROM objects WHERE id = ?", -1, &st, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			a = (uint64_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	return a;
-}
-
 static int64_t count(sqlite3 *db, const char *sql, int64_t id)
 {
 	sqlite3_stmt *st = NULL;
@@ -67,7 +53,7 @@ static int neighbours(shown *s, const char *title, const char *count_sql, const 
 		int kind = sqlite3_column_int(st, 1);
 		hsa_str label = {0}, desc = {0};
 		char addr[32];
-		snprintf(addr, sizeof(addr), "0x%" PRIx64, addr_of(s->db, other));
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, hsa_db_addr(s->db, other));
 		int bad = hsa_db_edge_label(s->db, kind, sqlite3_column_int64(st, 2), &label) ||
 		          hsa_db_describe(s->db, other, &desc);
 		if (!bad && s->j) {
@@ -185,7 +171,7 @@ static int show(shown *s, int64_t id)
 			hsa_json_int(s->j, "depth", sqlite3_column_int64(st, 11));
 		if (idom) {
 			char da[32];
-			snprintf(da, sizeof(da), "0x%" PRIx64, addr_of(s->db, idom));
+			snprintf(da, sizeof(da), "0x%" PRIx64, hsa_db_addr(s->db, idom));
 			hsa_json_open(s->j, "dominator");
 			hsa_json_str(s->j, "address", da);
 			hsa_json_str(s->j, "description", dom.s);
@@ -220,7 +206,7 @@ static int show(shown *s, int64_t id)
 		else
 			printf("  reachable  no: garbage awaiting collection\n");
 		if (idom)
-			printf("  dominator  0x%" PRIx64 " %s\n", addr_of(s->db, idom), dom.s);
+			printf("  dominator  0x%" PRIx64 " %s\n", hsa_db_addr(s->db, idom), dom.s);
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
 		goto done;

@@ -45,6 +45,8 @@ char *hsa_db_meta_text(sqlite3 *db, const char *key);
  * names the closest addresses or type names. */
 int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t errlen);
 
+/* The address of object id, 0 if there is none. */
+uint64_t hsa_db_addr(sqlite3 *db, int64_t id);
 /* A short description of object id for people: "list", "module app.stats",
  * "function f", "str 'abc'"... appended to out. */
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);

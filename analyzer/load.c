@@ -206,29 +206,18 @@ static int build_csr(hsa_heap *h, reading *rd)
 	h->m = h->out_off[h->n];
 	uint8_t *kind = rd->kind.p;
 	uint64_t *label = rd->label.p;
+	/* In node order the references compact in place (the write position
+	 * never passes the read position); otherwise they scatter into new
+	 * arrays by source. */
+	uint64_t *fill = NULL, o = 0;
 	if (sorted) {
-		/* Compact in place, dropping unresolved references. */
-		uint64_t o = 0;
-		for (uint64_t r = 0; r < nrec; r++) {
-			uint64_t end = r + 1 < nrec ? roff[r + 1] : ne;
-			if (src[r] == HSA_NONE)
-				continue;
-			for (uint64_t i = roff[r]; i < end; i++) {
-				if (dst[i] == HSA_NONE)
-					continue;
-				dst[o] = dst[i];
-				kind[o] = kind[i];
-				label[o] = label[i];
-				o++;
-			}
-		}
 		h->out_dst = dst;
 		h->kind = kind;
 		h->label = label;
 		dst = NULL;
 		rd->kind.p = rd->label.p = NULL;
 	} else {
-		uint64_t *fill = malloc((h->n + 1) * sizeof(uint64_t));
+		fill = malloc((h->n + 1) * sizeof(uint64_t));
 		h->out_dst = malloc((h->m ? h->m : 1) * sizeof(hsa_node));
 		h->kind = malloc(h->m ? h->m : 1);
 		h->label = malloc((h->m ? h->m : 1) * sizeof(uint64_t));
@@ -237,21 +226,22 @@ static int build_csr(hsa_heap *h, reading *rd)
 			goto done;
 		}
 		memcpy(fill, h->out_off, (h->n + 1) * sizeof(uint64_t));
-		for (uint64_t r = 0; r < nrec; r++) {
-			uint64_t end = r + 1 < nrec ? roff[r + 1] : ne;
-			if (src[r] == HSA_NONE)
-				continue;
-			for (uint64_t i = roff[r]; i < end; i++) {
-				if (dst[i] == HSA_NONE)
-					continue;
-				uint64_t o = fill[src[r]]++;
-				h->out_dst[o] = dst[i];
-				h->kind[o] = kind[i];
-				h->label[o] = label[i];
-			}
-		}
-		free(fill);
 	}
+	const hsa_node *in = sorted ? h->out_dst : dst;
+	for (uint64_t r = 0; r < nrec; r++) {
+		uint64_t end = r + 1 < nrec ? roff[r + 1] : ne;
+		if (src[r] == HSA_NONE)
+			continue;
+		for (uint64_t i = roff[r]; i < end; i++) {
+			if (in[i] == HSA_NONE)
+				continue;
+			uint64_t at = fill ? fill[src[r]]++ : o++;
+			h->out_dst[at] = in[i];
+			h->kind[at] = kind[i];
+			h->label[at] = label[i];
+		}
+	}
+	free(fill);
 	rc = 0;
 done:
 	free(src);

@@ -6,6 +6,20 @@
 
 #include "db.h"
 
+uint64_t hsa_db_addr(sqlite3 *db, int64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t a = 0;
+	if (sqlite3_prepare_v2(db, "SELECT addr FROM objects WHERE id = ?", -1, &st, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			a = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out)
 {
 	static const char sql[] = "SELECT t.name, o.name, o.value, o.len FROM objects o"

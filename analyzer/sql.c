@@ -505,7 +505,7 @@ static int put_sections(writer *w)
 		return -1;
 	for (unsigned k = 0; k <= HS_K_MAX_KNOWN; k++) {
 		const hsa_kind_stats *ks = &fs->kind[k];
-		if (!ks->sections)
+		if (!ks->sections && !ks->records)
 			continue;
 		sqlite3_bind_text(st, 1, k ? hs_kind_name(k) : "unknown", -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (int64_t)ks->sections);
