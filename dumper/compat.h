@@ -19,6 +19,7 @@
 #include "internal/pycore_pymem.h"
 #include "internal/pycore_runtime.h"
 #include "internal/pycore_hashtable.h"
+#include "internal/pycore_typeobject.h"
 #if PY_VERSION_HEX >= 0x030C0000
 #include "internal/pycore_long.h"
 #include "internal/pycore_tracemalloc.h"
@@ -233,6 +234,30 @@ static inline int hsd_str_ready(PyObject *s)
 #endif
 }
 
+/* The __slots__ members of a heap type, stored after the type object
+ * (_PyHeapType_GET_MEMBERS, private from 3.12). */
+static inline PyMemberDef *hsd_heap_type_members(PyTypeObject *tp)
+{
+	return (PyMemberDef *)((char *)tp + Py_TYPE(tp)->tp_basicsize);
+}
+
+/* Bytes of an int before its digits. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define HSD_LONG_HEAD offsetof(PyLongObject, long_value.ob_digit)
+#else
+#define HSD_LONG_HEAD offsetof(PyLongObject, ob_digit)
+#endif
+
+/* The code a generator or coroutine runs. */
+static inline PyCodeObject *hsd_gen_code(PyGenObject *g)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	return hsd_frame_code((_PyInterpreterFrame *)g->gi_iframe);
+#else
+	return g->gi_code;
+#endif
+}
+
 /* Objects that live forever (3.12+ immortal refcount); 3.11 has none. */
 static inline int hsd_is_immortal(PyObject *o)
 {
@@ -249,10 +274,21 @@ static inline int hsd_is_immortal(PyObject *o)
 static inline PyObject *hsd_type_subclasses(PyTypeObject *tp)
 {
 #if PY_VERSION_HEX >= 0x030C0000
-	if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE))
+	if (tp->tp_flags & _Py_TPFLAGS_STATIC_BUILTIN)
 		return NULL;
 #endif
 	return (PyObject *)tp->tp_subclasses;
+}
+
+/* A type's __dict__ (borrowed). From 3.12 static builtin types keep it in
+ * the interpreter, not in tp_dict. */
+static inline PyObject *hsd_type_dict(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	return _PyType_GetDict(tp);
+#else
+	return tp->tp_dict;
+#endif
 }
 
 #endif

@@ -108,7 +108,7 @@ static void subtype_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
 	traverseproc subtype = type->tp_traverse;
 	while (base && base->tp_traverse == subtype) {
 		Py_ssize_t n = Py_SIZE(base);
-		PyMemberDef *mp = _PyHeapType_GET_MEMBERS((PyHeapTypeObject *)base);
+		PyMemberDef *mp = hsd_heap_type_members(base);
 		for (Py_ssize_t i = 0; i < n; i++, mp++) {
 			if (mp->type != T_OBJECT_EX)
 				continue;
@@ -186,7 +186,7 @@ static void type_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
 	 * strong references are emitted. */
 	struct hsd_cursor emit = { 0, 0, 1 };
 	struct hsd_cursor *k = heap ? cur : &emit;
-	named(c, k, tp->tp_dict, HSD_N_DICT);
+	named(c, k, hsd_type_dict(tp), HSD_N_DICT);
 	if (heap)
 		named(c, k, tp->tp_cache, HSD_N_CACHE);
 	named(c, k, tp->tp_mro, HSD_N_MRO);

@@ -34,8 +34,7 @@ static uint8_t sizer_of_owner(PyTypeObject *owner)
 	if (owner == &PyGen_Type || owner == &PyCoro_Type ||
 	    owner == &PyAsyncGen_Type)
 		return HSD_SZ_GEN;
-	if (!(owner->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
-	    strcmp(owner->tp_name, "collections.deque") == 0 &&
+	if (strcmp(owner->tp_name, "collections.deque") == 0 &&
 	    owner->tp_basicsize >= (Py_ssize_t)sizeof(struct deque_head))
 		return HSD_SZ_DEQUE;
 	return HSD_SZ_OBJECT;
@@ -50,7 +49,8 @@ uint8_t hsd_sizer_of(PyTypeObject *tp)
 		PyObject *b = PyTuple_GET_ITEM(mro, i);
 		if (!PyType_Check(b))
 			continue;
-		PyObject *d = hsd_dict_get(((PyTypeObject *)b)->tp_dict, "__sizeof__");
+		PyObject *d = hsd_dict_get(hsd_type_dict((PyTypeObject *)b),
+		                           "__sizeof__");
 		if (!d)
 			continue;
 		if (Py_IS_TYPE(d, &PyMethodDescr_Type))
@@ -129,7 +129,7 @@ uint64_t hsd_sizeof(PyObject *o, const struct hsd_type *t)
 		size_t n;
 		int neg;
 		hsd_long_digits(o, &n, &neg);
-		size = offsetof(PyLongObject, ob_digit) + (n ? n : 1) * sizeof(digit);
+		size = HSD_LONG_HEAD + (n ? n : 1) * sizeof(digit);
 		break;
 	}
 	case HSD_SZ_STR:
@@ -173,7 +173,7 @@ uint64_t hsd_sizeof(PyObject *o, const struct hsd_type *t)
 		break;
 	case HSD_SZ_GEN:
 		size = offsetof(PyGenObject, gi_iframe) +
-		       hsd_iframe_size(((PyGenObject *)o)->gi_code);
+		       hsd_iframe_size(hsd_gen_code((PyGenObject *)o));
 		break;
 	case HSD_SZ_DEQUE: {
 		const struct deque_head *d = (const struct deque_head *)o;
@@ -187,5 +187,10 @@ uint64_t hsd_sizeof(PyObject *o, const struct hsd_type *t)
 			size += (size_t)(Py_SIZE(o) * tp->tp_itemsize);
 		break;
 	}
+#if PY_VERSION_HEX >= 0x030D0000
+	/* 3.13 adds no pre-header for static types, which have none */
+	if (tp == &PyType_Type && !(((PyTypeObject *)o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
+		return size;
+#endif
 	return size + _PyType_PreHeaderSize(tp);
 }

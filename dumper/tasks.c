@@ -4,15 +4,55 @@
  * root for every pending task.
  *
  * TaskObj and FutureObj are private to Modules/_asynciomodule.c; their
- * 3.11/3.12 layout is replicated here and used only when the live types'
- * basicsize and __dict__/weakref offsets match it (else tasks are written
- * as plain objects and the metadata says why).
+ * layout is replicated here (3.11-3.12, and 3.13 which moved the bit
+ * fields last and the __dict__ and weak references into the pre-header)
+ * and used only when the live types' basicsize and __dict__/weakref
+ * offsets match it (else tasks are written as plain objects and the
+ * metadata says why).
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#if PY_VERSION_HEX >= 0x030D0000
+#define FUTURE_HEAD(prefix)                                                  \
+	PyObject_HEAD                                                        \
+	PyObject *prefix##_loop;                                             \
+	PyObject *prefix##_callback0;                                        \
+	PyObject *prefix##_context0;                                         \
+	PyObject *prefix##_callbacks;                                        \
+	PyObject *prefix##_exception;                                        \
+	PyObject *prefix##_exception_tb;                                     \
+	PyObject *prefix##_result;                                           \
+	PyObject *prefix##_source_tb;                                        \
+	PyObject *prefix##_cancel_msg;                                       \
+	PyObject *prefix##_cancelled_exc;                                    \
+	int prefix##_state;                                                  \
+	unsigned prefix##_log_tb : 1;                                        \
+	unsigned prefix##_blocking : 1;
+
+struct future {
+	FUTURE_HEAD(fut)
+};
+
+struct task {
+	FUTURE_HEAD(task)
+	unsigned task_must_cancel : 1;
+	unsigned task_log_destroy_pending : 1;
+	int task_num_cancels_requested;
+	PyObject *task_fut_waiter;
+	PyObject *task_coro;
+	PyObject *task_name;
+	PyObject *task_context;
+};
+
+/* managed __dict__ and weak references: no fields, offsets -1 */
+#define FUTURE_DICT(f) NULL
+#define LAYOUT_OK(tp, type, prefix)                                          \
+	((tp)->tp_basicsize == (Py_ssize_t)sizeof(type) &&                   \
+	 (tp)->tp_dictoffset == -1)
+#else
 #define FUTURE_HEAD(prefix)                                                  \
 	PyObject_HEAD                                                        \
 	PyObject *prefix##_loop;                                             \
@@ -46,6 +86,14 @@ struct task {
 	int task_num_cancels_requested;
 };
 
+#define FUTURE_DICT(f) ((f)->dict)
+#define LAYOUT_OK(tp, type, prefix)                                          \
+	((tp)->tp_basicsize == (Py_ssize_t)sizeof(type) &&                   \
+	 (tp)->tp_dictoffset == (Py_ssize_t)offsetof(type, dict) &&          \
+	 (tp)->tp_weaklistoffset ==                                          \
+	         (Py_ssize_t)offsetof(type, prefix##_weakreflist))
+#endif
+
 struct future_iter {
 	PyObject_HEAD
 	PyObject *future;
@@ -58,25 +106,14 @@ struct hsd_tasks {
 	PyTypeObject *future_type;
 };
 
-static int layout_ok(PyTypeObject *tp, size_t size, size_t dict, size_t weak)
-{
-	return tp->tp_basicsize == (Py_ssize_t)size &&
-	       tp->tp_dictoffset == (Py_ssize_t)dict &&
-	       tp->tp_weaklistoffset == (Py_ssize_t)weak;
-}
-
 int hsd_tasks_init(struct hsd_ctx *c)
 {
 	PyObject *task = hsd_module_get(c->interp, "_asyncio", "Task");
 	PyObject *fut = hsd_module_get(c->interp, "_asyncio", "Future");
 	if (!task || !fut || !PyType_Check(task) || !PyType_Check(fut))
 		return 0; /* asyncio not in use */
-	if (!layout_ok((PyTypeObject *)task, sizeof(struct task),
-	               offsetof(struct task, dict),
-	               offsetof(struct task, task_weakreflist)) ||
-	    !layout_ok((PyTypeObject *)fut, sizeof(struct future),
-	               offsetof(struct future, dict),
-	               offsetof(struct future, fut_weakreflist))) {
+	if (!LAYOUT_OK((PyTypeObject *)task, struct task, task) ||
+	    !LAYOUT_OK((PyTypeObject *)fut, struct future, fut)) {
 		if (hs_writer_meta_str(c->w, "asyncio.error",
 		                       "unknown _asyncio task layout") < 0)
 			return hsd_check_writer(c);
@@ -103,8 +140,7 @@ uint8_t hsd_task_role(struct hsd_ctx *c, PyTypeObject *tp)
 		return HSD_ROLE_TASK;
 	if (PyType_IsSubtype(tp, c->tasks->future_type))
 		return HSD_ROLE_FUTURE;
-	if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
-	    strcmp(tp->tp_name, "_asyncio.FutureIter") == 0 &&
+	if (strcmp(tp->tp_name, "_asyncio.FutureIter") == 0 &&
 	    tp->tp_basicsize == (Py_ssize_t)sizeof(struct future_iter))
 		return HSD_ROLE_FUTURE_ITER;
 	return HSD_ROLE_NONE;
@@ -135,7 +171,8 @@ void hsd_task_fields(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
 	PyObject *fields[] = {
 		f->fut_loop, f->fut_callback0, f->fut_context0, f->fut_callbacks,
 		f->fut_result, f->fut_exception, f->fut_exception_tb,
-		f->fut_source_tb, f->fut_cancel_msg, f->fut_cancelled_exc, f->dict,
+		f->fut_source_tb, f->fut_cancel_msg, f->fut_cancelled_exc,
+		FUTURE_DICT(f),
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		hsd_mark(c, cur, fields[i],

@@ -70,8 +70,7 @@ size_t hsd_type_name(PyTypeObject *tp, char *out, size_t cap)
 	struct hsd_buf b = { out, 0, cap, 0 };
 	if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
 		PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
-		PyObject *mod = tp->tp_dict ? hsd_dict_get(tp->tp_dict, "__module__")
-		                            : NULL;
+		PyObject *mod = hsd_dict_get(hsd_type_dict(tp), "__module__");
 		if (mod && PyUnicode_Check(mod) && !hsd_str_eq(mod, "builtins")) {
 			hsd_buf_str(&b, mod);
 			hsd_buf_put(&b, ".", 1);

@@ -173,8 +173,8 @@ def main(dump_path, view_path):
     heap["weak"] = weakref.ref(point)
     heap["slotted"] = Slotted()
     wd = WithDict()
-    wd.attr = ["dict-attr"]
-    vars(wd)  # materializes the instance __dict__
+    # a __dict__ object of its own, not (3.13) a view of inline values
+    wd.__dict__ = {"attr": ["dict-attr"]}
     heap["withdict"] = wd
     heap["untracked"] = ("u", 1, 2.5, b"bytes", None, True, 10 ** 30)
     heap["deque"] = collections.deque(range(100))
