@@ -230,8 +230,10 @@ static int commit(hs_writer *w, unsigned kind, size_t len)
 	b->len += hs_put_varint(b->p + b->len, len);
 	memcpy(b->p + b->len, w->scratch, len);
 	b->len += len;
-	memcpy(b->a + b->alen, w->ascratch, alen);
-	b->alen += alen;
+	if (alen) { /* most kinds have no address stream: b->a stays NULL */
+		memcpy(b->a + b->alen, w->ascratch, alen);
+		b->alen += alen;
+	}
 	b->count++;
 	b->total++;
 	if (b->len + b->alen >= w->section_size)
