@@ -403,6 +403,15 @@ Test(dumper, tracemalloc_tracebacks_and_sites)
 			             l + off, dc, cnt);
 			cr_expect_eq(db, bytes, "site %s: dump %llu bytes, tracemalloc %llu",
 			             l + off, db, bytes);
+		} else if (strncmp(l, "call ", 5) == 0) {
+			/* the dump holds nothing allocated by the dump call */
+			size_t from_call = 0;
+			for (size_t i = 0; i < d.nsites; i++) {
+				tb_text(&d, d.sites[i].traceback, got, sizeof(got));
+				from_call += strstr(got, l + 5) != NULL;
+			}
+			cr_expect_eq(from_call, 0, "%zu sites allocated at %s", from_call,
+			             l + 5);
 		} else if (sscanf(l, "mem %llu %llu %llu", &before, &after, &peak) == 3) {
 			/* no Python object per heap object: the dump's traced
 			 * allocations stay tiny next to the ~50,000 objects */
@@ -687,5 +696,40 @@ Test(dumper, million_long_chains, .timeout = 60)
 	cr_expect_eq(nodes, 1000000);
 	cr_expect_eq(tuples, 1000000);
 	t_free(&d);
+	t_rmdir(dir);
+}
+
+/* ---- unusual heaps ---------------------------------------------------- */
+
+Test(dumper, unusual_heaps_and_busy_threads)
+{
+	char *dir = t_mkdir();
+	cr_assert_eq(t_python(dir, "zoo.py", dir, NULL), 0);
+	char viewp[512];
+	snprintf(viewp, sizeof(viewp), "%s/zoo.view", dir);
+	char *text = t_slurp(viewp, NULL);
+	cr_assert(text);
+	int dumps = 0;
+	uint64_t ids[128];
+	char names[128][64];
+	size_t n = 0;
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		unsigned long id;
+		if (n < 128 && sscanf(l, "o %lx %63s", &id, names[n]) == 2)
+			ids[n++] = id;
+		sscanf(l, "dumps %d", &dumps);
+	}
+	free(text);
+	cr_assert_eq(dumps, 5);
+	cr_assert_gt(n, 40);
+	for (int k = 0; k < dumps; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "zoo-%d.hsnap", k);
+		struct t_dump d;
+		load_dump(&d, dir, name);
+		for (size_t i = 0; i < n; i++)
+			cr_expect(t_find(&d, ids[i]), "%s: no %s", name, names[i]);
+		t_free(&d);
+	}
 	t_rmdir(dir);
 }

@@ -11,8 +11,11 @@ View lines:
                             allocation site in make_records()
   mem BEFORE AFTER PEAK     traced bytes before and after the dump, and the
                             peak while it ran
+  call FILE:LINE            where heapsnap.dump calls into C: no live
+                            allocation in the dump may come from there
 """
 import gc
+import inspect
 import sys
 import tracemalloc
 
@@ -49,6 +52,9 @@ def main(dump_path, view_path):
     snap = tracemalloc.take_snapshot()
     with open(view_path, "w") as f:
         f.write("mem %d %d %d\n" % (before, after, peak))
+        lines, first = inspect.getsourcelines(heapsnap.dump)
+        call = first + next(i for i, s in enumerate(lines) if "_dumper.dump(" in s)
+        f.write("call %s:%d\n" % (inspect.getsourcefile(heapsnap.dump), call))
         for o in objs:
             tb = _tracemalloc._get_object_traceback(o)
             if tb is None:
