@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmds.h"
+#include "util.h"
 #include "db.h"
 
 static const char *const totals[] = {

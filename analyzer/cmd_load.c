@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmds.h"
+#include "util.h"
 #include "db.h"
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)

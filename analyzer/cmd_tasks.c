@@ -3,7 +3,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "cmds.h"
+#include "util.h"
 #include "db.h"
 
 /* The coroutine is the outermost link of the await chain (the task's own

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cmds.h"
+#include "util.h"
 #include "db.h"
 
 static const char *const by_names[] = {"type", "module", "site", NULL};

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "addrmap.h"
-#include "cmds.h"
+#include "util.h"
 #include "dump.h"
 
 typedef struct verify {

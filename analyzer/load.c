@@ -155,7 +155,8 @@ static int collect_modules(hsa_heap *h, const vec *named_objs)
 	for (uint64_t i = 0; i < named_objs->n; i++)
 		if (h->module_type && nm[i].type == h->module_type)
 			h->modnames[h->nmodnames++] = nm[i].name;
-	qsort(h->modnames, h->nmodnames, sizeof(uint64_t), cmp_u64);
+	if (h->nmodnames)
+		qsort(h->modnames, h->nmodnames, sizeof(uint64_t), cmp_u64);
 	uint64_t k = 0;
 	for (uint64_t i = 0; i < h->nmodnames; i++)
 		if (!k || h->modnames[k - 1] != h->modnames[i])
@@ -411,7 +412,8 @@ int hsa_type_modules(const hsa_heap *h, uint32_t **type_module, char ***names,
 		goto done;
 	for (uint64_t i = 0; i < nm; i++)
 		mods[i] = (char *)hsa_heap_string(h, h->modnames[i]);
-	qsort(mods, nm, sizeof(char *), cmp_str);
+	if (nm)
+		qsort(mods, nm, sizeof(char *), cmp_str);
 	/* Few distinct modules: a linear search over the names so far is fine
 	 * for the type counts of real heaps. */
 	for (uint64_t t = 0; t <= h->ntypes; t++) {

@@ -2,12 +2,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmds.h"
+#include "util.h"
+
+/* cmdtable.h lists HSA_COMMAND(name) for every cmd_NAME.c (CMakeLists.txt). */
+#define HSA_COMMAND(name) extern const hsa_cmd hsa_cmd_##name;
+#include "cmdtable.h"
+#undef HSA_COMMAND
 
 static const hsa_cmd *const commands[] = {
-	&hsa_cmd_info,       &hsa_cmd_verify, &hsa_cmd_load,  &hsa_cmd_top,
-	&hsa_cmd_show,       &hsa_cmd_path,   &hsa_cmd_dominators,
-	&hsa_cmd_sites,      &hsa_cmd_tasks,  &hsa_cmd_sql,
+#define HSA_COMMAND(name) &hsa_cmd_##name,
+#include "cmdtable.h"
+#undef HSA_COMMAND
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -117,7 +117,8 @@ int hsa_rank_write(sqlite3 *db, const hsa_heap *h, const hsa_graph *g)
 			heap_offer(top, &ntop, TOP_RETAINED, x);
 		heap_offer(per + off[t], &nper[t], (uint32_t)(off[t + 1] - off[t]), x);
 	}
-	qsort(top, ntop, sizeof(ranked), cmp_ranked);
+	if (ntop)
+		qsort(top, ntop, sizeof(ranked), cmp_ranked);
 	if (sqlite3_prepare_v2(db, "INSERT INTO top_retained VALUES(?,?)", -1, &st, NULL))
 		goto done;
 	for (uint32_t i = 0; i < ntop; i++) {
@@ -151,7 +152,8 @@ int hsa_rank_write(sqlite3 *db, const hsa_heap *h, const hsa_graph *g)
 		}
 		hs[nh++] = (held){rank[g->idom[v]], h->type[v], 1, g->retained[v]};
 	}
-	qsort(hs, nh, sizeof(held), cmp_held);
+	if (nh) /* hs is NULL when nothing is held */
+		qsort(hs, nh, sizeof(held), cmp_held);
 	uint64_t k = 0;
 	for (uint64_t i = 0; i < nh; i++) {
 		if (k && hs[k - 1].rank == hs[i].rank && hs[k - 1].type == hs[i].type) {
