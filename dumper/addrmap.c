@@ -35,6 +35,8 @@ struct hsd_leaf *hsd_addrmap_leaf_new(struct hsd_addrmap *m, uintptr_t a)
 
 int hsd_addrmap_track(struct hsd_addrmap *m, uintptr_t a)
 {
+	if (a & ((1u << HSD_SLOT_SHIFT) - 1))
+		return -1;
 	struct hsd_leaf *l = hsd_addrmap_leaf(m, a);
 	if (!l && !(l = hsd_addrmap_leaf_new(m, a)))
 		return -1;
@@ -70,6 +72,42 @@ int hsd_addrmap_seal(struct hsd_addrmap *m)
 	if (!(m->counts = calloc(total + 1, sizeof(*m->counts))))
 		return -1;
 	m->bytes += (total + 1) * sizeof(*m->counts);
+	return 0;
+}
+
+int hsd_addrmap_surplus(const struct hsd_addrmap *m,
+                        int (*fn)(void *arg, uintptr_t addr, uint32_t surplus),
+                        void *arg)
+{
+	for (uintptr_t i = 0; i < (1u << HSD_L1_BITS); i++) {
+		const struct hsd_l2 *l2 = m->l2[i];
+		for (uintptr_t j = 0; l2 && j < (1u << HSD_L2_BITS); j++) {
+			const struct hsd_l3 *l3 = l2->l3[j];
+			for (uintptr_t k = 0; l3 && k < (1u << HSD_L3_BITS); k++) {
+				const struct hsd_leaf *l = l3->leaf[k];
+				if (!l)
+					continue;
+				uintptr_t base = i << (HSD_ADDR_BITS - HSD_L1_BITS) |
+				                 j << (HSD_LEAF_SHIFT + HSD_L3_BITS) |
+				                 k << HSD_LEAF_SHIFT;
+				uint64_t idx = l->base;
+				for (unsigned w = 0; w < HSD_LEAF_WORDS; w++) {
+					for (uint64_t bits = l->tracked[w]; bits;
+					     bits &= bits - 1, idx++) {
+						int32_t bal = (int32_t)m->counts[idx];
+						if (bal <= 0)
+							continue;
+						unsigned slot = w * 64 +
+						        (unsigned)__builtin_ctzll(bits);
+						int rc = fn(arg, base | (uintptr_t)slot << HSD_SLOT_SHIFT,
+						            (uint32_t)bal);
+						if (rc)
+							return rc;
+					}
+				}
+			}
+		}
+	}
 	return 0;
 }
 

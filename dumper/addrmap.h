@@ -6,9 +6,10 @@
  * long), so a leaf holds one bit per slot: "tracked by the GC" (set in a
  * first pass over the GC lists) and "seen" (an untracked object already
  * queued). After the first pass each leaf gets a rank directory so a
- * tracked object's bit maps to a dense index into an array of incoming
- * reference counters. Memory: about 1/56 of the address span that holds
- * objects, plus 4 bytes per tracked object.
+ * tracked object's bit maps to a dense index into an array of reference
+ * balances: the object's refcount, minus every reference the walk found.
+ * A positive balance at the end is what is held from C. Memory: about 1/56
+ * of the address span that holds objects, plus 4 bytes per tracked object.
  */
 #ifndef HSD_ADDRMAP_H
 #define HSD_ADDRMAP_H
@@ -41,13 +42,16 @@ struct hsd_l2 {
 
 struct hsd_addrmap {
 	struct hsd_l2 *l2[1u << HSD_L1_BITS];
-	uint32_t *counts;   /* incoming references per tracked object */
+	uint32_t *counts;   /* per tracked object: refcount - references,
+	                       modulo 2^32 */
 	uint64_t ntracked;
 	size_t bytes;       /* memory held */
 };
 
 /* Marks addr as a GC-tracked object (first pass). Returns 0 or -1 (out of
- * memory, or an address beyond 48 bits). */
+ * memory, or an address beyond 48 bits). Tracked objects follow a 16-byte
+ * GC header in 16-byte aligned memory, so their slot gives their address
+ * back (hsd_addrmap_surplus). */
 int hsd_addrmap_track(struct hsd_addrmap *m, uintptr_t addr);
 /* Ends the first pass: builds the rank directories and the counters. */
 int hsd_addrmap_seal(struct hsd_addrmap *m);
@@ -80,10 +84,10 @@ static inline uint32_t *hsd_addrmap_counter(const struct hsd_addrmap *m,
 	                                                 (bit - 1))];
 }
 
-/* Notes a reference to addr (after seal). Tracked objects get their
- * counter raised when counted; an untracked address not seen before is
- * marked seen. Returns 1 when the caller must queue the object, 0 when not,
- * -1 when out of memory or range. */
+/* Notes a reference to addr (after seal). A counted reference lowers a
+ * tracked object's balance; an untracked address not seen before is marked
+ * seen. Returns 1 when the caller must queue the object, 0 when not, -1
+ * when out of memory or range. */
 static inline int hsd_addrmap_visit(struct hsd_addrmap *m, uintptr_t a,
                                     int counted)
 {
@@ -94,11 +98,8 @@ static inline int hsd_addrmap_visit(struct hsd_addrmap *m, uintptr_t a,
 	struct hsd_leaf *l = hsd_addrmap_leaf(m, a);
 	if (l) {
 		if (l->tracked[w] & bit) {
-			if (counted) {
-				uint32_t *n = hsd_addrmap_counter(m, l, w, bit);
-				if (*n != UINT32_MAX)
-					++*n;
-			}
+			if (counted)
+				--*hsd_addrmap_counter(m, l, w, bit);
 			return 0;
 		}
 		if (l->seen[w] & bit)
@@ -110,18 +111,23 @@ static inline int hsd_addrmap_visit(struct hsd_addrmap *m, uintptr_t a,
 	return 1;
 }
 
-/* References counted to a tracked object (after the walk). */
-static inline uint32_t hsd_addrmap_count(const struct hsd_addrmap *m,
-                                         uintptr_t a)
+/* Adds a tracked object's reference count to its balance. */
+static inline void hsd_addrmap_refcnt(struct hsd_addrmap *m, uintptr_t a,
+                                      uint32_t refcnt)
 {
 	unsigned slot = (unsigned)(a >> HSD_SLOT_SHIFT) &
 	                ((1u << (HSD_LEAF_SHIFT - HSD_SLOT_SHIFT)) - 1);
 	unsigned w = slot >> 6;
 	uint64_t bit = (uint64_t)1 << (slot & 63);
 	const struct hsd_leaf *l = hsd_addrmap_leaf(m, a);
-	if (!l || !(l->tracked[w] & bit))
-		return 0;
-	return *hsd_addrmap_counter(m, l, w, bit);
+	if (l && (l->tracked[w] & bit))
+		*hsd_addrmap_counter(m, l, w, bit) += refcnt;
 }
+
+/* Calls fn(arg, address, surplus) for every tracked object whose balance
+ * is positive, in address order; stops at the first non-zero return. */
+int hsd_addrmap_surplus(const struct hsd_addrmap *m,
+                        int (*fn)(void *arg, uintptr_t addr, uint32_t surplus),
+                        void *arg);
 
 #endif

@@ -161,22 +161,16 @@ static int is_interp_root(struct hsd_ctx *c, PyObject *o)
 	       o == c->interp->sysdict;
 }
 
+static int held(void *arg, uintptr_t addr, uint32_t surplus)
+{
+	struct hsd_ctx *c = arg;
+	PyObject *o = (PyObject *)addr;
+	if (hsd_is_immortal(o) || is_interp_root(c, o) || hsd_task_is_root(c, o))
+		return 0;
+	return hsd_root(c, addr, HS_R_HELD_FROM_C, 0, surplus);
+}
+
 int hsd_held_from_c(struct hsd_ctx *c)
 {
-	for (int i = 0; i < HSD_GC_LISTS; i++) {
-		PyGC_Head *head = hsd_gc_list(c->interp, i);
-		for (PyGC_Head *g = (PyGC_Head *)head->_gc_next; g != head;
-		     g = (PyGC_Head *)g->_gc_next) {
-			PyObject *o = (PyObject *)(g + 1);
-			Py_ssize_t rc = Py_REFCNT(o);
-			uint32_t found = hsd_addrmap_count(&c->map, (uintptr_t)o);
-			if (rc <= (Py_ssize_t)found || hsd_is_immortal(o) ||
-			    is_interp_root(c, o) || hsd_task_is_root(c, o))
-				continue;
-			if (hsd_root(c, (uintptr_t)o, HS_R_HELD_FROM_C, 0,
-			         (uint64_t)rc - found) < 0)
-				return -1;
-		}
-	}
-	return 0;
+	return hsd_addrmap_surplus(&c->map, held, c);
 }

@@ -109,6 +109,8 @@ static int emit(struct hsd_ctx *c, PyObject *o, uint32_t flags,
 		return hsd_check_writer(c);
 	c->nobjects++;
 	c->nrefs += c->nedges;
+	if (flags & HS_OF_GC_TRACKED)
+		hsd_addrmap_refcnt(&c->map, rec.addr, (uint32_t)rec.refcnt);
 	/* Static objects live for the whole process: roots of their own (a
 	 * static type's dict is reachable from nothing else). */
 	if (fixed && hsd_root(c, rec.addr, HS_R_STATIC, 0, 0) < 0)
@@ -138,8 +140,8 @@ int hsd_walk(struct hsd_ctx *c)
 		for (PyGC_Head *g = (PyGC_Head *)head->_gc_next; g != head;
 		     g = (PyGC_Head *)g->_gc_next) {
 			if (hsd_addrmap_track(&c->map, (uintptr_t)FROM_GC(g)) < 0)
-				return hsd_fail(c, ENOMEM,
-				                "out of memory for the address map");
+				return hsd_fail(c, ENOMEM, "no address map entry for "
+				                "object %p", (void *)FROM_GC(g));
 		}
 	}
 	if (hsd_addrmap_seal(&c->map) < 0)
