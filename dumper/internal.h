@@ -82,6 +82,7 @@ struct hsd_label_slot {
 	uint64_t repr;        /* the repr (dict keys) */
 };
 #define HSD_LABEL_SLOTS 8192
+#define HSD_TYPE_CACHE 256
 
 /* Interned constant labels, indexed by enum hsd_name. */
 enum hsd_name {
@@ -121,7 +122,7 @@ struct hsd_ctx {
 	size_t nedges, capedges;
 
 	struct hsd_map types;         /* type object -> struct hsd_type * */
-	struct hsd_type *last_type;
+	struct hsd_type *type_cache[HSD_TYPE_CACHE];
 	uint64_t frame_type_id;       /* type of pseudo interpreter frames */
 
 	struct hsd_label_slot *labels;

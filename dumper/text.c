@@ -534,6 +534,10 @@ void hsd_describe(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
 	case HSD_SH_LIST:
 		set_len(rec, Py_SIZE(o));
 		break;
+	case HSD_SH_OTHER:
+		if (t->sizer == HSD_SZ_DEQUE)
+			set_len(rec, Py_SIZE(o));
+		break;
 	case HSD_SH_DICT:
 		set_len(rec, ((PyDictObject *)o)->ma_used);
 		break;

@@ -96,15 +96,19 @@ void hsd_types_free(struct hsd_ctx *c)
 
 struct hsd_type *hsd_type_get(struct hsd_ctx *c, PyTypeObject *tp)
 {
-	if (c->last_type && c->last_type->tp == tp)
-		return c->last_type;
+	/* a direct-mapped cache in front of the table: heaps mix few types */
+	struct hsd_type **slot = &c->type_cache[((uintptr_t)tp >> 4 ^
+	                                         (uintptr_t)tp >> 12) &
+	                                        (HSD_TYPE_CACHE - 1)];
+	if (*slot && (*slot)->tp == tp)
+		return *slot;
 	struct hsd_map_entry *e = hsd_map_get(&c->types, (uintptr_t)tp, 0);
 	if (!e) {
 		hsd_fail(c, ENOMEM, "out of memory for the type table");
 		return NULL;
 	}
 	if (e->v1)
-		return c->last_type = (struct hsd_type *)(uintptr_t)e->v1;
+		return *slot = (struct hsd_type *)(uintptr_t)e->v1;
 	struct hsd_type *t = calloc(1, sizeof(*t));
 	if (!t) {
 		hsd_fail(c, ENOMEM, "out of memory for the type table");
@@ -130,5 +134,5 @@ struct hsd_type *hsd_type_get(struct hsd_ctx *c, PyTypeObject *tp)
 	 * from nowhere else. */
 	if (hsd_visit(c, (PyObject *)tp, 0) < 0)
 		return NULL;
-	return c->last_type = t;
+	return *slot = t;
 }
