@@ -1,0 +1,77 @@
+/*
+ * leaks.h - what grows between dumps, who holds it and where it was made:
+ * the analysis behind 'heapsnap leaks', for 'report' and 'graph --leak'.
+ *
+ * Objects are matched across dumps by address and type, sharpened by GC
+ * generation and allocation traceback (match.h). With three or more dumps
+ * a leak candidate is an object created after the first dump and alive in
+ * every later one (memlab's three-snapshot technique); with two dumps it is
+ * any object new in the second (weaker: per-request objects alive at the
+ * second dump look the same). Candidates are grouped by type, allocation
+ * site and retention-path signature; a group is reported when its count
+ * rises from dump to dump and its holder (the accumulation point: the
+ * deepest object most members' shortest paths pass through) still grew
+ * between the last two dumps. Churn (constant counts), bounded caches at
+ * their bound and objects only weakly referenced are not reported.
+ */
+#ifndef HSA_LEAKS_H
+#define HSA_LEAKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HSA_LEAK_MAX_DUMPS 8
+#define HSA_LEAK_SAMPLES 5
+
+typedef struct hsa_leak_group {
+	char *type;      /* full type name of the members: "app.stats.Task" */
+	char *site;      /* innermost allocation frame "stats.py:52", or NULL */
+	char *signature; /* members' shortest path, indices and keys masked:
+	                    "module app.stats → __dict__['_pending'] → list[*] → Task" */
+	uint64_t count[HSA_LEAK_MAX_DUMPS];    /* members per dump */
+	uint64_t retained[HSA_LEAK_MAX_DUMPS]; /* members' retained size per dump,
+	                                          each object counted once */
+	int64_t retained_growth;  /* retained[last] - retained[0] */
+	uint64_t survivors;       /* members new after the first dump and alive
+	                             in every later one (two dumps: new ones) */
+	uint64_t sample[HSA_LEAK_SAMPLES]; /* addresses of members in the last dump */
+	int nsample;
+
+	/* The accumulation point, in the last dump. holder_addr is 0 when no
+	 * object holds most members (each then has its own root). */
+	uint64_t holder_addr;
+	char *holder_type;   /* "builtins.list" */
+	char *holder;        /* for people: "list `_pending` in module `app.stats`" */
+	char *holder_path;   /* path from a root to the holder, with addresses
+	                        left out: "module app.stats → __dict__['_pending'] → list" */
+	uint64_t holder_len[HSA_LEAK_MAX_DUMPS];      /* its fan-out (references) per
+	                                                 dump, 0 where not found */
+	uint64_t holder_retained[HSA_LEAK_MAX_DUMPS]; /* its retained size per dump */
+	char *where; /* where pending tasks wait: "writer_process() at influx.py:52",
+	                or NULL */
+	char *also;  /* other groups folded into this one (same holder):
+	                "traceback ×20, frame ×40", or NULL */
+	char *sentence; /* the finding in one sentence, as the command prints it */
+} hsa_leak_group;
+
+typedef struct hsa_leak_report {
+	int ndumps;
+	int weak;  /* 1 with two dumps: candidates are new objects, survival unchecked */
+	uint64_t objects[HSA_LEAK_MAX_DUMPS];  /* objects per dump */
+	uint64_t matched[HSA_LEAK_MAX_DUMPS];  /* objects of dump k matched to dump k-1
+	                                          (matched[0] is 0) */
+	uint64_t candidates;  /* objects behind the groups' survivors, before grouping */
+	uint64_t ngroups;
+	hsa_leak_group *groups; /* ranked by retained growth, largest first */
+} hsa_leak_report;
+
+/* Finds the leaks across dumps[0..n) (oldest first, 2 <= n <=
+ * HSA_LEAK_MAX_DUMPS), each a dump or a database as hsa_db_open takes it
+ * (dumps are loaded into their cached database first). Returns 0 with
+ * *out allocated (free with hsa_leak_report_free), or -1 with err filled
+ * ("'path': ...", "out of memory"). */
+int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char *err,
+                   size_t errlen);
+void hsa_leak_report_free(hsa_leak_report *r);
+
+#endif
