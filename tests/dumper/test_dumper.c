@@ -733,3 +733,54 @@ Test(dumper, unusual_heaps_and_busy_threads)
 	}
 	t_rmdir(dir);
 }
+
+/* ---- odd C types ------------------------------------------------------ */
+
+static size_t edges_to(const struct t_dump *d, const struct t_obj *o,
+                       uint64_t dst)
+{
+	size_t n = 0;
+	for (size_t i = 0; o && i < o->nedges; i++)
+		n += d->edges[o->edge0 + i].dst == dst;
+	return n;
+}
+
+Test(dumper, odd_traverse_and_c_held_references)
+{
+	char *dir = t_mkdir();
+	char dump[512], viewp[512];
+	snprintf(dump, sizeof(dump), "%s/odd.hsnap", dir);
+	snprintf(viewp, sizeof(viewp), "%s/odd.view", dir);
+	cr_assert_eq(t_python(dir, "odd.py", dump, viewp, NULL), 0);
+	struct t_dump d;
+	load_dump(&d, dir, "odd.hsnap");
+	char *text = t_slurp(viewp, NULL);
+	unsigned long s = 0, a = 0, b = 0, h = 0, ha = 0, n = 0, na = 0;
+	cr_assert(text);
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		sscanf(l, "stopper %lx %lx %lx", &s, &a, &b);
+		sscanf(l, "hidden %lx %lx", &h, &ha);
+		sscanf(l, "notrav %lx %lx", &n, &na);
+	}
+	free(text);
+	cr_assert(s && a && b && h && ha && n && na);
+	/* exactly what the traverse visited: a twice, b never */
+	struct t_obj *o = t_find(&d, s);
+	cr_assert(o);
+	cr_expect_str_eq(t_type_name(&d, o), "oddext.Stopper");
+	cr_expect_eq(o->nedges, 2);
+	cr_expect_eq(edges_to(&d, o, a), 2);
+	cr_expect(!find_root(&d, a, HS_R_HELD_FROM_C), "a is over-counted, not held");
+	/* b, the non-GC object's field and the traverse-less object's field
+	 * are held by references the heap does not show */
+	const uint64_t held[] = { b, ha, na };
+	for (size_t i = 0; i < 3; i++) {
+		cr_expect(t_find(&d, held[i]), "object %zu missing", i);
+		const hs_root *r = find_root(&d, held[i], HS_R_HELD_FROM_C);
+		cr_expect(r && r->extra == 1, "object %zu is not held from C", i);
+	}
+	cr_expect(t_find(&d, h) && !(t_find(&d, h)->flags & HS_OF_GC_TRACKED));
+	cr_expect(t_find(&d, n) && t_find(&d, n)->nedges == 0);
+	t_free(&d);
+	t_rmdir(dir);
+}
