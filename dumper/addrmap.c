@@ -75,6 +75,26 @@ int hsd_addrmap_seal(struct hsd_addrmap *m)
 	return 0;
 }
 
+static int leaf_surplus(const struct hsd_addrmap *m, const struct hsd_leaf *l,
+                        uintptr_t base,
+                        int (*fn)(void *, uintptr_t, uint32_t), void *arg)
+{
+	uint64_t idx = l->base;
+	for (unsigned w = 0; w < HSD_LEAF_WORDS; w++) {
+		for (uint64_t bits = l->tracked[w]; bits; bits &= bits - 1, idx++) {
+			int32_t balance = (int32_t)m->counts[idx];
+			if (balance <= 0)
+				continue;
+			uintptr_t slot = w * 64u + (unsigned)__builtin_ctzll(bits);
+			int rc = fn(arg, base | slot << HSD_SLOT_SHIFT,
+			            (uint32_t)balance);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 int hsd_addrmap_surplus(const struct hsd_addrmap *m,
                         int (*fn)(void *arg, uintptr_t addr, uint32_t surplus),
                         void *arg)
@@ -84,27 +104,14 @@ int hsd_addrmap_surplus(const struct hsd_addrmap *m,
 		for (uintptr_t j = 0; l2 && j < (1u << HSD_L2_BITS); j++) {
 			const struct hsd_l3 *l3 = l2->l3[j];
 			for (uintptr_t k = 0; l3 && k < (1u << HSD_L3_BITS); k++) {
-				const struct hsd_leaf *l = l3->leaf[k];
-				if (!l)
-					continue;
 				uintptr_t base = i << (HSD_ADDR_BITS - HSD_L1_BITS) |
 				                 j << (HSD_LEAF_SHIFT + HSD_L3_BITS) |
 				                 k << HSD_LEAF_SHIFT;
-				uint64_t idx = l->base;
-				for (unsigned w = 0; w < HSD_LEAF_WORDS; w++) {
-					for (uint64_t bits = l->tracked[w]; bits;
-					     bits &= bits - 1, idx++) {
-						int32_t bal = (int32_t)m->counts[idx];
-						if (bal <= 0)
-							continue;
-						unsigned slot = w * 64 +
-						        (unsigned)__builtin_ctzll(bits);
-						int rc = fn(arg, base | (uintptr_t)slot << HSD_SLOT_SHIFT,
-						            (uint32_t)bal);
-						if (rc)
-							return rc;
-					}
-				}
+				int rc = l3->leaf[k]
+				         ? leaf_surplus(m, l3->leaf[k], base, fn, arg)
+				         : 0;
+				if (rc)
+					return rc;
 			}
 		}
 	}

@@ -31,12 +31,12 @@ int hsd_fail(struct hsd_ctx *c, int code, const char *fmt, ...)
 	return -1;
 }
 
-/* An fd sink that remembers the errno of a failed write, which the
- * writer's message does not carry. */
+/* The fd sink, wrapped to keep the errno of a failed write or sync, which
+ * the writer's message does not carry. */
 struct fd_sink {
 	hs_sink inner;
 	int fd;
-	int err;
+	int *err;
 };
 
 static int sink_write(void *ctx, const void *buf, size_t len)
@@ -44,7 +44,7 @@ static int sink_write(void *ctx, const void *buf, size_t len)
 	struct fd_sink *s = ctx;
 	if (s->inner.write(s->inner.ctx, buf, len) == 0)
 		return 0;
-	s->err = errno;
+	*s->err = errno;
 	return -1;
 }
 
@@ -53,19 +53,16 @@ static int sink_sync(void *ctx)
 	struct fd_sink *s = ctx;
 	if (!s->inner.sync || s->inner.sync(s->inner.ctx) == 0)
 		return 0;
-	s->err = errno;
+	*s->err = errno;
 	return -1;
 }
-
-static struct fd_sink *sink_of(struct hsd_ctx *c);
 
 int hsd_check_writer(struct hsd_ctx *c)
 {
 	const char *e = hs_writer_error(c->w);
 	if (!e)
 		return c->failed ? -1 : 0;
-	int code = sink_of(c)->err ? sink_of(c)->err : EIO;
-	return hsd_fail(c, code, "%s", e);
+	return hsd_fail(c, c->sink_errno ? c->sink_errno : EIO, "%s", e);
 }
 
 int hsd_grow(struct hsd_ctx *c, void **arr, size_t *cap, size_t n, size_t sz)
@@ -93,17 +90,6 @@ void hsd_account(struct hsd_ctx *c)
 		c->peak_bytes = b;
 }
 
-/* The context and its sink, allocated together. */
-struct dump {
-	struct hsd_ctx c;
-	struct fd_sink sink;
-};
-
-static struct fd_sink *sink_of(struct hsd_ctx *c)
-{
-	return &((struct dump *)c)->sink;
-}
-
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -120,12 +106,11 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int code = 0;
-	struct dump *d = calloc(1, sizeof(*d));
-	if (!d) {
+	struct hsd_ctx *c = calloc(1, sizeof(*c));
+	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		return ENOMEM;
 	}
-	struct hsd_ctx *c = &d->c;
 	c->opts = opts ? opts : &defaults;
 	c->preview_len = c->opts->preview_len ? c->opts->preview_len
 	                                      : PREVIEW_DEFAULT;
@@ -142,9 +127,9 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	locale_t oldloc = cloc ? uselocale(cloc) : (locale_t)0;
 	int gc_enabled = PyGC_Disable();
 
-	hs_sink_fd(&d->sink.inner, &d->sink.fd);
-	d->sink.fd = fd;
-	hs_sink sink = { sink_write, sink_sync, &d->sink };
+	struct fd_sink fs = { .fd = fd, .err = &c->sink_errno };
+	hs_sink_fd(&fs.inner, &fs.fd);
+	hs_sink sink = { sink_write, sink_sync, &fs };
 	hs_writer_opts wo = { 0 };
 	wo.level = c->opts->level;
 	if (c->interp->gc.collecting) {
@@ -154,7 +139,7 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	/* NULL allocator fields: libc, which tracemalloc never sees */
 	if (!(c->w = hs_writer_new(&sink, &wo, err, errlen))) {
 		c->failed = 1;
-		c->err_code = d->sink.err ? d->sink.err : EIO;
+		c->err_code = c->sink_errno ? c->sink_errno : EIO;
 		goto cleanup;
 	}
 	if (hsd_names_init(c) < 0 || hsd_meta_begin(c, gc_enabled) < 0 ||
@@ -183,7 +168,7 @@ cleanup:
 	free(c->edges);
 	free(c->labels);
 	hs_writer_free(c->w);
-	free(d);
+	free(c);
 	if (gc_enabled)
 		PyGC_Enable();
 	if (cloc) {

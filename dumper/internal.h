@@ -136,6 +136,7 @@ struct hsd_ctx {
 
 	int failed;
 	int err_code;                 /* errno value of the failure */
+	int sink_errno;               /* errno of the last failed write */
 	char *err;
 	size_t errlen;
 };

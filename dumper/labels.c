@@ -22,7 +22,7 @@
 #define WINDOW 8
 
 void hsd_mark(struct hsd_ctx *c, struct hsd_cursor *cur, PyObject *p,
-                 uint32_t kind, uint64_t label)
+              uint32_t kind, uint64_t label)
 {
 	if (!p)
 		return;
@@ -98,8 +98,7 @@ int hsd_frame_edges(struct hsd_ctx *c, _PyInterpreterFrame *f)
 }
 
 /* What subtype_traverse visits before the base type's traverse: __slots__
- * members, inline attribute values, the __dict__, the class. Returns the
- * first base with another traverse. */
+ * members, inline attribute values, the __dict__, the class. */
 static void subtype_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
                            PyObject *o)
 {
@@ -125,7 +124,7 @@ static void subtype_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
 		for (Py_ssize_t i = 0; i < keys->dk_nentries; i++) {
 			if (values->values[i])
 				hsd_mark(c, cur, values->values[i], HS_E_ATTR,
-				     hsd_label_plain(c, e[i].me_key));
+				         hsd_label_plain(c, e[i].me_key));
 		}
 	}
 	if (!base || type->tp_dictoffset != base->tp_dictoffset)
