@@ -5,8 +5,10 @@ keys) for test_dumper.c to compare with the dump.
 usage: heap.py DUMP VIEW
 
 View lines (ids in hex):
-  o ID TRACKED SIZE TYPENAME   SIZE is sys.getsizeof, or -1 where the
-                               type's __sizeof__ is not a built-in one
+  o ID TRACKED SIZE LEN TYPENAME
+                               SIZE is sys.getsizeof, or -1 where the
+                               type's __sizeof__ is not a built-in one;
+                               LEN is len() of built-in containers, else -1
   r ID DST...                  gc.get_referents, dict keys left out
   k ID KEY...                  a dict's keys
   x ID                         code object or type: the dump may add edges
@@ -14,6 +16,8 @@ View lines (ids in hex):
   F DST KIND LABEL             an edge of a thread's frame
   v ID HEX                     the value preview (hex of its bytes) of an
                                int, float, str or bytes: repr, or the text
+  N ID NAME                    the name of a module, class, function,
+                               method or code object
 """
 import collections
 import gc
@@ -47,6 +51,19 @@ class Slotted:
 
 class WithDict:
     pass
+
+
+class Sneaky:
+    """sys.getsizeof would run this; the dump must not."""
+    calls = []
+
+    def __sizeof__(self):
+        Sneaky.calls.append(1)
+        return 10 ** 9
+
+
+SIZED = (list, tuple, dict, set, frozenset, str, bytes, bytearray,
+         collections.deque)
 
 
 def make_closure():
@@ -116,7 +133,9 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         for o in keep:
             t = type(o)
             size = sys.getsizeof(o) if sizeof_builtin(t) else -1
-            w("o %x %d %d %s\n" % (id(o), gc.is_tracked(o), size, type_name(t)))
+            n = len(o) if t in SIZED else -1
+            w("o %x %d %d %d %s\n" % (id(o), gc.is_tracked(o), size, n,
+                                      type_name(t)))
             refs = gc.get_referents(o)
             if isinstance(o, dict):
                 # referents are the values, the keys when the traverse
@@ -159,6 +178,12 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         w("F %x %d cellvar\n" % (id(uses_cell.__closure__[0]), E_CELL))
         for o in heap["values"]:
             w("v %x %s\n" % (id(o), preview(o).hex()))
+        for o, name in ((heapsnap, "heapsnap"), (Point, "__main__.Point"),
+                        (make_closure, "make_closure"),
+                        (heap["bound"], "Point.norm"),
+                        (Point.norm.__code__, "Point.norm %s:%d" % (
+                            __file__, Point.norm.__code__.co_firstlineno))):
+            w("N %x %s\n" % (id(o), name))
 
 
 def main(dump_path, view_path):
@@ -180,6 +205,7 @@ def main(dump_path, view_path):
     heap["deque"] = collections.deque(range(100))
     heap["bigstr"] = "é" * 300
     heap["values"] = values()
+    heap["sneaky"] = Sneaky()
     local_marker = ["local-marker"]
     cellvar = ["cell-var"]
 
@@ -203,6 +229,7 @@ def main(dump_path, view_path):
                 keep.append(r)
                 stack.append(r)
     heapsnap.dump(dump_path)
+    assert not Sneaky.calls, "the dump ran a Python __sizeof__"
 
     write_view(view_path, keep, heap, local_marker, uses_cell)
     gc.enable()

@@ -20,7 +20,7 @@
 struct pyobj {
 	uint64_t id;
 	int tracked;
-	int64_t size;
+	int64_t size, len;
 	char *type;
 	uint64_t *refs, *keys;
 	size_t nrefs, nkeys;
@@ -100,10 +100,11 @@ static void view_load(struct view *v, const char *path)
 			o = &v->objs[v->n++];
 			memset(o, 0, sizeof(*o));
 			char type[512];
-			long long size;
-			sscanf(line + 2, "%lx %d %lld %511s", (unsigned long *)&o->id,
-			       &o->tracked, &size, type);
+			long long size, len;
+			sscanf(line + 2, "%lx %d %lld %lld %511s", (unsigned long *)&o->id,
+			       &o->tracked, &size, &len, type);
 			o->size = size;
+			o->len = len;
 			o->type = strdup(type);
 		} else if (line[0] == 'r' && o) {
 			o->refs = parse_ids(line + 2 + strcspn(line + 2, " "), &o->nrefs);
@@ -209,6 +210,15 @@ static int label_is(const struct t_dump *d, const struct t_edge *e,
 	return strcmp(got, want) == 0;
 }
 
+static const hs_root *find_root(const struct t_dump *d, uint64_t addr,
+                                uint32_t kind)
+{
+	for (size_t i = 0; i < d->nroots; i++)
+		if (d->roots[i].addr == addr && d->roots[i].kind == kind)
+			return &d->roots[i];
+	return NULL;
+}
+
 static void load_dump(struct t_dump *d, const char *dir, const char *name)
 {
 	char path[512], err[512];
@@ -263,7 +273,7 @@ Test(dumper, heap_matches_python)
 	cr_assert_gt(v.n, 1000);
 
 	size_t missing = 0, badtype = 0, badtrack = 0, badsize = 0, badrefs = 0,
-	       badkeys = 0, sized = 0;
+	       badkeys = 0, sized = 0, badlen = 0, lens = 0;
 	for (size_t i = 0; i < v.n; i++) {
 		struct pyobj *p = &v.objs[i];
 		struct t_obj *o = t_find(&d, p->id);
@@ -284,6 +294,13 @@ Test(dumper, heap_matches_python)
 			if (o->size != (uint64_t)p->size && badsize++ < 10)
 				cr_log_error("size of %s: dump %llu, getsizeof %lld", p->type,
 				             (unsigned long long)o->size, (long long)p->size);
+		}
+		if (p->len >= 0) {
+			lens++;
+			if ((!(o->flags & HS_OF_HAS_LEN) || o->len != (uint64_t)p->len) &&
+			    badlen++ < 10)
+				cr_log_error("len of %s: dump %llu, python %lld", p->type,
+				             (unsigned long long)o->len, (long long)p->len);
 		}
 		size_t n;
 		uint64_t *got = edges_of(&d, o, strong_not_key, &n);
@@ -306,6 +323,8 @@ Test(dumper, heap_matches_python)
 	cr_expect_eq(badtrack, 0, "%zu tracked flags differ", badtrack);
 	cr_expect_gt(sized, 1000);
 	cr_expect_eq(badsize, 0, "%zu of %zu sizes differ", badsize, sized);
+	cr_expect_gt(lens, 1000);
+	cr_expect_eq(badlen, 0, "%zu of %zu lengths differ", badlen, lens);
 	cr_expect_eq(badrefs, 0, "%zu objects' edges differ", badrefs);
 	cr_expect_eq(badkeys, 0, "%zu dicts' keys differ", badkeys);
 
@@ -314,6 +333,7 @@ Test(dumper, heap_matches_python)
 		char *l = v.lines[i];
 		unsigned long src, dst;
 		unsigned kind;
+		int off = 0;
 		char want[256];
 		if (sscanf(l, "L %lx %lx %u %255s", &src, &dst, &kind, want) == 4) {
 			const struct t_edge *e = find_edge(&d, t_find(&d, src), dst, kind);
@@ -323,6 +343,11 @@ Test(dumper, heap_matches_python)
 				          e->kind == HS_E_INDEX ? "(index)" : t_str(&d, e->label), l);
 		} else if (l[0] == 'v') {
 			check_value(&d, l);
+		} else if (sscanf(l, "N %lx %n", &src, &off) == 1) {
+			struct t_obj *o = t_find(&d, src);
+			cr_expect(o && (o->flags & HS_OF_HAS_NAME) &&
+			          strcmp(t_str(&d, o->name), l + off) == 0,
+			          "name '%s' for: %s", o ? t_str(&d, o->name) : "?", l);
 		} else if (sscanf(l, "F %lx %u %255s", &dst, &kind, want) == 3) {
 			int found = 0;
 			for (size_t k = 0; k < d.nobjs && !found; k++) {
@@ -335,6 +360,18 @@ Test(dumper, heap_matches_python)
 			cr_expect(found, "no frame edge for: %s", l);
 		}
 	}
+	/* every type is written as an object; static ones are roots */
+	size_t badtypes = 0;
+	for (size_t i = 0; i < d.ntypes; i++) {
+		struct t_obj *o = t_find(&d, d.types[i].addr);
+		int ok = o && (o->flags & HS_OF_IS_TYPE) &&
+		         (!(o->flags & HS_OF_STATIC) ||
+		          find_root(&d, o->addr, HS_R_STATIC));
+		if (!ok && badtypes++ < 10)
+			cr_log_error("type %s not written as a type object",
+			             t_str(&d, d.types[i].name));
+	}
+	cr_expect_eq(badtypes, 0);
 	view_free(&v);
 	t_free(&d);
 	t_rmdir(dir);
@@ -433,15 +470,6 @@ Test(dumper, tracemalloc_tracebacks_and_sites)
 }
 
 /* ---- roots ----------------------------------------------------------- */
-
-static const hs_root *find_root(const struct t_dump *d, uint64_t addr,
-                                uint32_t kind)
-{
-	for (size_t i = 0; i < d->nroots; i++)
-		if (d->roots[i].addr == addr && d->roots[i].kind == kind)
-			return &d->roots[i];
-	return NULL;
-}
 
 static int ends_with(const char *s, const char *suffix)
 {
