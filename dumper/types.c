@@ -7,21 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The tp_traverse of classes defined in Python; learnt by hs_dump_init(). */
+/* The tp_traverse of classes defined in Python; found by hs_dump_init(). */
 static traverseproc subtype_traverse;
 
 int hs_dump_init(void)
 {
-	if (subtype_traverse)
-		return 0;
-	/* A throwaway class: only Python classes use subtype_traverse, and it
-	 * is static inside typeobject.c. */
-	PyObject *cls = PyObject_CallFunction((PyObject *)&PyType_Type, "s()N",
-	                                      "_heapsnap_probe", PyDict_New());
-	if (!cls)
+	/* Only classes defined in Python use subtype_traverse, static inside
+	 * typeobject.c: borrow it from one importlib always has. */
+	PyInterpreterState *interp = PyThreadState_Get()->interp;
+	PyObject *cls = hsd_module_get(interp, "_frozen_importlib", "ModuleSpec");
+	if (!cls || !PyType_Check(cls) ||
+	    !(((PyTypeObject *)cls)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+		PyErr_SetString(PyExc_ImportError,
+		                "heapsnap: no _frozen_importlib.ModuleSpec class");
 		return -1;
+	}
 	subtype_traverse = ((PyTypeObject *)cls)->tp_traverse;
-	Py_DECREF(cls);
 	return 0;
 }
 
