@@ -125,12 +125,13 @@ int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled)
 	for (int g = 0; g < NUM_GENERATIONS; g++) {
 		const struct gc_generation *gen = &c->interp->gc.generations[g];
 		snprintf(buf, sizeof(buf), "gc.count%d", g);
-		rc |= hs_writer_meta_int(w, buf, gen->count);
+		rc |= hs_writer_meta_uint(w, buf, (uint64_t)gen->count);
 		snprintf(buf, sizeof(buf), "gc.threshold%d", g);
-		rc |= hs_writer_meta_int(w, buf, gen->threshold);
+		rc |= hs_writer_meta_uint(w, buf, (uint64_t)gen->threshold);
 		snprintf(buf, sizeof(buf), "gc.collections%d", g);
-		rc |= hs_writer_meta_int(w, buf,
-		                         c->interp->gc.generation_stats[g].collections);
+		rc |= hs_writer_meta_uint(
+			w, buf,
+			(uint64_t)c->interp->gc.generation_stats[g].collections);
 	}
 	rc |= hs_writer_meta_uint(w, "tracemalloc.tracing",
 	                          (uint64_t)hsd_tm_config()->tracing);

@@ -18,6 +18,7 @@ View lines (ids in hex):
                                int, float, str or bytes: repr, or the text
   N ID NAME                    the name of a module, class, function,
                                method or code object
+  G THRESHOLD0                 gc.get_threshold()[0]
 """
 import collections
 import gc
@@ -184,6 +185,7 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
                         (Point.norm.__code__, "Point.norm %s:%d" % (
                             __file__, Point.norm.__code__.co_firstlineno))):
             w("N %x %s\n" % (id(o), name))
+        w("G %d\n" % gc.get_threshold()[0])
 
 
 def main(dump_path, view_path):

@@ -343,6 +343,8 @@ Test(dumper, heap_matches_python)
 				          e->kind == HS_E_INDEX ? "(index)" : t_str(&d, e->label), l);
 		} else if (l[0] == 'v') {
 			check_value(&d, l);
+		} else if (sscanf(l, "G %u", &kind) == 1) {
+			cr_expect_eq(t_meta_uint(&d, "gc.threshold0"), kind);
 		} else if (sscanf(l, "N %lx %n", &src, &off) == 1) {
 			struct t_obj *o = t_find(&d, src);
 			cr_expect(o && (o->flags & HS_OF_HAS_NAME) &&
@@ -360,6 +362,20 @@ Test(dumper, heap_matches_python)
 			cr_expect(found, "no frame edge for: %s", l);
 		}
 	}
+	/* metadata */
+	const char *argv = t_meta_str(&d, "argv");
+	cr_expect(argv && strstr(argv, "heap.py") && argv[0] == '[', "argv %s", argv);
+	cr_expect(t_meta_str(&d, "python.version") &&
+	          strncmp(t_meta_str(&d, "python.version"), "3.", 2) == 0);
+	cr_expect(t_meta_str(&d, "host") && t_meta_str(&d, "python.build"));
+	cr_expect_str_eq(t_meta_str(&d, "dumper.version"), "0.1.0");
+	cr_expect_str_eq(t_meta_str(&d, "dumper.values"), "preview");
+	cr_expect_str_eq(t_meta_str(&d, "trigger"), "api");
+	cr_expect_gt(t_meta_uint(&d, "pid"), 1);
+	cr_expect_gt(t_meta_uint(&d, "rss"), 1 << 20);
+	cr_expect_eq(t_meta_uint(&d, "tracemalloc.tracing"), 0);
+	cr_expect_eq(t_meta_uint(&d, "dump.objects"), d.nobjs);
+
 	/* every type is written as an object; static ones are roots */
 	size_t badtypes = 0;
 	for (size_t i = 0; i < d.ntypes; i++) {
