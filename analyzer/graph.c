@@ -52,6 +52,28 @@ static int strong(const hsa_heap *h, uint64_t e)
 	return h->kind[e] != HS_E_WEAK;
 }
 
+/* The order roots are seeded in. Tier 0 (the interpreter's module tables,
+ * then frames, statics and the rest) runs to the end before references
+ * held from C (inferred from refcounts) and then pending asyncio tasks
+ * claim what it left: an object the program also holds gets the program's
+ * path ("module app → _inflight → Task"), which names a leak's holder,
+ * rather than "asyncio task → callbacks → discard → set". */
+static int tier(uint32_t kind)
+{
+	switch (kind) {
+	case HS_R_MODULES:
+	case HS_R_SYSDICT:
+	case HS_R_BUILTINS:
+		return 0;
+	case HS_R_HELD_FROM_C:
+		return 2;
+	case HS_R_ASYNC_TASK:
+		return 3;
+	default:
+		return 1;
+	}
+}
+
 /* Multi-source BFS: depth and shortest-path parent of every node. */
 static int bfs(const hsa_heap *h, hsa_graph *g)
 {
@@ -65,28 +87,28 @@ static int bfs(const hsa_heap *h, hsa_graph *g)
 	}
 	/* Module-table roots first: among equally short paths, the one from a
 	 * module reads best ("module app.stats → ..."). */
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < 4; pass++) {
 		for (uint64_t i = 0; i < h->nroots; i++) {
 			hsa_node r = h->roots[i].node;
-			int module = h->roots[i].kind == HS_R_MODULES || h->roots[i].kind == HS_R_SYSDICT ||
-			             h->roots[i].kind == HS_R_BUILTINS;
-			if (module == !pass && g->depth[r] == HSA_UNREACHABLE) {
+			if (tier(h->roots[i].kind) == pass && g->depth[r] == HSA_UNREACHABLE) {
 				g->depth[r] = 0;
 				queue[tail++] = r;
 			}
 		}
-	}
-	while (head < tail) {
-		hsa_node u = queue[head++];
-		uint32_t d = g->depth[u] + 1;
-		for (uint64_t e = h->out_off[u]; e < h->out_off[u + 1]; e++) {
-			hsa_node x = h->out_dst[e];
-			if (g->depth[x] == HSA_UNREACHABLE && strong(h, e)) {
-				g->depth[x] = d;
-				g->parent[x] = u;
-				queue[tail++] = x;
-				if (d > g->max_depth)
-					g->max_depth = d;
+		if (!pass)
+			continue;
+		while (head < tail) {
+			hsa_node u = queue[head++];
+			uint32_t d = g->depth[u] + 1;
+			for (uint64_t e = h->out_off[u]; e < h->out_off[u + 1]; e++) {
+				hsa_node x = h->out_dst[e];
+				if (g->depth[x] == HSA_UNREACHABLE && strong(h, e)) {
+					g->depth[x] = d;
+					g->parent[x] = u;
+					queue[tail++] = x;
+					if (d > g->max_depth)
+						g->max_depth = d;
+				}
 			}
 		}
 	}

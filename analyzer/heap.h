@@ -80,7 +80,8 @@ typedef struct hsa_graph {
 	uint64_t max_depth;
 } hsa_graph;
 
-/* Reachability and BFS from all roots, ignoring HS_E_WEAK references;
+/* Reachability and BFS from all roots (held-from-C roots, then asyncio
+ * tasks, only for what the others leave), ignoring HS_E_WEAK references;
  * dominators by semi-NCA with a virtual root whose children are the
  * roots; retained sizes. Iterative throughout. Returns 0 or -1 (no
  * memory). */
