@@ -7,8 +7,12 @@
  * memory comes from libc malloc, which tracemalloc never sees.
  *
  * Both entry points must be called with the GIL held by the calling thread,
- * which must have a Python thread state. They disable the cyclic GC for the
- * walk and restore its previous state.
+ * which must have a Python thread state. Outside its own memory a dump
+ * touches only the GC's enabled flag (off for the walk, then restored),
+ * tracemalloc's table lock (held for the walk when tracing; waited for at
+ * most 2 s, as a forked child may inherit it held) and the calling
+ * thread's locale (C for LC_NUMERIC, then restored). Called while the
+ * collector runs (from a finalizer) it refuses with EBUSY.
  */
 #ifndef HS_DUMP_H
 #define HS_DUMP_H
