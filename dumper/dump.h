@@ -50,8 +50,8 @@ struct hs_dump_result {
  * Returns 0, or -1 with a Python exception set. */
 int hs_dump_init(void);
 
-/* Writes a complete dump to fd (already open for writing, positioned at
- * the start; the caller keeps and closes it) and fsyncs it. opts may be
+/* Writes a complete dump to fd (a file positioned at its start, or a pipe
+ * or socket; the caller keeps and closes it) and fsyncs it (files). opts may be
  * NULL for the defaults; res may be NULL. Returns 0, or an errno value
  * (EIO when the failure is not an OS error) with a lowercase message in
  * err. */
