@@ -282,6 +282,33 @@ int hsa_str_repr(hsa_str *b, const char *s, size_t len, size_t max)
 	return rc;
 }
 
+int hsa_str_text(hsa_str *b, const char *s, size_t len, size_t max,
+                 const char *const esc[128])
+{
+	const char *bs = esc && esc['\\'] ? esc['\\'] : "\\";
+	int rc = 0;
+	size_t i = 0, chars = 0;
+	for (; i < len && chars < max && !rc; chars++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = hsa_utf8_seq(s + i, len - i);
+		if (!n) {
+			rc = hsa_str_add(b, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f)
+			rc = hsa_str_printf(b, "%sx%02x", bs, c);
+		else if (c < 0x80 && esc && esc[c])
+			rc = hsa_str_printf(b, "%s", esc[c]);
+		else
+			rc = hsa_str_add(b, s + i, n);
+		i += n;
+	}
+	if (!rc && i < len)
+		rc = hsa_str_add(b, "\xe2\x80\xa6", 3);
+	return rc;
+}
+
 /* ---- tables ------------------------------------------------------------ */
 
 struct hsa_table {
@@ -393,9 +420,9 @@ void hsa_json_init(hsa_json *j, FILE *f)
 	j->f = f;
 }
 
-/* Length of a valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
+size_t hsa_utf8_seq(const void *p, size_t n)
 {
+	const unsigned char *s = p;
 	unsigned c = s[0];
 	size_t len;
 	unsigned min;
@@ -430,7 +457,7 @@ int hsa_utf8_valid(const void *s, size_t n)
 {
 	const unsigned char *p = s;
 	for (size_t i = 0, k; i < n; i += k)
-		if (!(k = utf8_seq(p + i, n - i)))
+		if (!(k = hsa_utf8_seq(p + i, n - i)))
 			return 0;
 	return 1;
 }
@@ -455,7 +482,7 @@ static void json_string(FILE *f, const char *str, size_t len)
 			fprintf(f, "\\u%04x", c);
 			i++;
 		} else {
-			size_t n = utf8_seq(s + i, len - i);
+			size_t n = hsa_utf8_seq(s + i, len - i);
 			if (n) {
 				fwrite(s + i, 1, n, f);
 				i += n;

@@ -71,6 +71,8 @@ const char *hsa_human_count(uint64_t n, char *buf);
 double hsa_now(void);
 /* Whether n bytes at s are valid UTF-8. */
 int hsa_utf8_valid(const void *s, size_t n);
+/* The length of the valid UTF-8 sequence at s (n > 0 bytes there), or 0. */
+size_t hsa_utf8_seq(const void *s, size_t n);
 /* Appends to a growable NUL-terminated string; returns -1 on no memory. */
 typedef struct hsa_str {
 	char *s;
@@ -82,6 +84,12 @@ void hsa_str_free(hsa_str *b);
 /* Appends s as a printable, quoted Python-style repr fragment: non-
  * printable bytes become \xNN, quotes and backslashes are escaped. */
 int hsa_str_repr(hsa_str *b, const char *s, size_t len, size_t max);
+/* Appends s as text for people: invalid UTF-8 bytes as U+FFFD, control
+ * characters as \xNN, at most max characters (then "…"). With esc, an
+ * ASCII character c with esc[c] set is written as esc[c] (markup escaping;
+ * the backslash of \xNN included). */
+int hsa_str_text(hsa_str *b, const char *s, size_t len, size_t max,
+                 const char *const esc[128]);
 
 /* ---- aligned tables ---------------------------------------------------- */
 
