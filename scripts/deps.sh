@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages heapsnap builds and tests with, when run as
-# root and something is missing; otherwise names what is missing.
+# root and something is missing; otherwise names what is missing. With
+# --build, only what building and running need (no tests: what
+# scripts/demo.sh uses).
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libzstd-dev libsqlite3-dev libgraphviz-dev
-      libcriterion-dev graphviz clang sqlite3 zstd)
+pkgs=(build-essential cmake pkg-config libzstd-dev libsqlite3-dev libgraphviz-dev)
+if [ "${1:-}" != --build ]; then
+  # tests, the sanitized build, and the report's browser test
+  pkgs+=(libcriterion-dev graphviz clang sqlite3 zstd chromium)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -17,7 +17,9 @@ ctest --test-dir build/test --output-on-failure -j"$jobs"
 CC=clang cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DHEAPSNAP_WERROR=ON \
   -DHEAPSNAP_SANITIZE=ON -DHEAPSNAP_DUMPER=OFF -DHEAPSNAP_FUZZ=ON >/dev/null
 cmake --build build/asan -j"$jobs"
+# Graphviz and the font libraries it loads keep caches until exit (tests/lsan.supp).
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
   ctest --test-dir build/asan --output-on-failure -j"$jobs"
 
 mkdir -p build/asan/fuzz-corpus
