@@ -457,16 +457,23 @@ int hs_writer_meta_f64(hs_writer *w, const char *key, double val)
 	return hs_writer_meta(w, &m);
 }
 
-uint64_t hs_writer_type(hs_writer *w, uint64_t addr, uint64_t name)
+/* A record of an id from *next and two values (types, frames). */
+static uint64_t id_record(hs_writer *w, unsigned kind, uint64_t *next, uint64_t a,
+                          uint64_t b)
 {
 	uint8_t *p = scratch(w, 3 * HS_VARINT_MAX);
 	if (!p)
 		return 0;
-	uint64_t id = w->next_type++;
+	uint64_t id = (*next)++;
 	size_t n = hs_put_varint(p, id);
-	n += hs_put_varint(p + n, addr);
-	n += hs_put_varint(p + n, name);
-	return commit(w, HS_K_TYPES, n) < 0 ? 0 : id;
+	n += hs_put_varint(p + n, a);
+	n += hs_put_varint(p + n, b);
+	return commit(w, kind, n) < 0 ? 0 : id;
+}
+
+uint64_t hs_writer_type(hs_writer *w, uint64_t addr, uint64_t name)
+{
+	return id_record(w, HS_K_TYPES, &w->next_type, addr, name);
 }
 
 /* Addresses are written as zigzag deltas from the previous one in the
@@ -599,14 +606,7 @@ int hs_writer_root(hs_writer *w, const hs_root *r)
 
 uint64_t hs_writer_frame(hs_writer *w, uint64_t filename, uint64_t lineno)
 {
-	uint8_t *p = scratch(w, 3 * HS_VARINT_MAX);
-	if (!p)
-		return 0;
-	uint64_t id = w->next_frame++;
-	size_t n = hs_put_varint(p, id);
-	n += hs_put_varint(p + n, filename);
-	n += hs_put_varint(p + n, lineno);
-	return commit(w, HS_K_FRAMES, n) < 0 ? 0 : id;
+	return id_record(w, HS_K_FRAMES, &w->next_frame, filename, lineno);
 }
 
 uint64_t hs_writer_traceback(hs_writer *w, uint64_t total_nframe,
