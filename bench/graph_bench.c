@@ -6,7 +6,7 @@
  *   graph_bench [--dir DIR] [--keep]
  *
  * Writes a dump whose start object has a tree of referrers (4 per object,
- * 6 levels, each object also referring to a random object one level down,
+ * 6 levels, each object also referring to another object one level down,
  * values and lengths in the labels) under a module, loads it, then runs
  * 'heapsnap graph' with --max-nodes 50, 200 and 1000 as a child process
  * (best of 3, whole process: database open, choice, labels, layout and
@@ -20,36 +20,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hsnap.h"
+#include "util.h"
 
 #define FANIN 4
 #define LEVELS 6
 #define BASE 0x7f0000000000ull
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(uint64_t n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng % n;
-}
-
 static uint64_t addr_of(uint64_t i) { return BASE + (i + 2) * 0x40; }
 
 /* Objects of level d are [first[d], first[d + 1]); level 0 is the start,
  * each object of level d + 1 refers to one of level d (its tree parent)
- * and to a random other one. A module's dict refers to the last level. */
+ * and to another one, scattered. A module's dict refers to the last level. */
 static int write_dump(const char *path)
 {
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
@@ -101,7 +85,7 @@ static int write_dump(const char *path)
 				o.value_len = (uint64_t)len;
 			}
 			uint64_t parent = first[d - 1] + (i - first[d]) / FANIN;
-			uint64_t peer = first[d - 1] + rnd(first[d] - first[d - 1]);
+			uint64_t peer = first[d - 1] + i * 2654435761u % (first[d] - first[d - 1]);
 			hs_edge e[2] = {{addr_of(parent), t == 2 ? HS_E_INDEX : HS_E_ATTR,
 			                 t == 2 ? 0 : attr[0]},
 			                {addr_of(peer), t == 2 ? HS_E_INDEX : HS_E_ATTR,
@@ -140,9 +124,9 @@ static double timed(const char *cmd, int runs)
 {
 	double best = -1;
 	for (int k = 0; k < runs; k++) {
-		double t0 = now();
+		double t0 = hsa_now();
 		int st = system(cmd);
-		double t = now() - t0;
+		double t = hsa_now() - t0;
 		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			fprintf(stderr, "graph_bench: '%s' failed\n", cmd);
 			return -1;
