@@ -6,17 +6,6 @@
 #include "util.h"
 #include "db.h"
 
-/* The coroutine is the outermost link of the await chain (the task's own
- * coroutine); the location is the innermost link with a file. */
-static const char sql[] =
-	"SELECT coro, location, count(*) AS n, sum(state = 'pending'), sum(state = 'cancelled'),"
-	" sum(state = 'finished') FROM (SELECT t.state,"
-	" coalesce((SELECT name FROM task_awaits a WHERE a.task = t.id ORDER BY depth LIMIT 1),"
-	"  '(no coroutine)') AS coro,"
-	" coalesce((SELECT file || ':' || line FROM task_awaits a WHERE a.task = t.id"
-	"  AND file IS NOT NULL ORDER BY depth DESC LIMIT 1), '(not suspended)') AS location"
-	" FROM tasks t) GROUP BY coro, location ORDER BY n DESC, coro, location LIMIT ?";
-
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
@@ -33,7 +22,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	rc = HSA_EXIT_FAIL;
 	if (hsa_db_open(a.pos[0], &db, err, sizeof(err)) ||
-	    !(st = hsa_db_prepare(db, sql, err, sizeof(err)))) {
+	    !(st = hsa_db_prepare(db, hsa_sql_task_groups, err, sizeof(err)))) {
 		hsa_error("%s", err);
 		goto done;
 	}

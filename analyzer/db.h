@@ -51,6 +51,11 @@ uint64_t hsa_db_addr(sqlite3 *db, int64_t id);
  * "function f", "str 'abc'"... appended to out. */
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
 
+/* asyncio tasks grouped by coroutine and the place they wait at (columns
+ * coroutine, location, tasks, pending, cancelled, finished; ?1 the row
+ * limit), for 'tasks' and 'report'. */
+extern const char hsa_sql_task_groups[];
+
 /* Rendering query rows: as an aligned table for people (counts with
  * separators, human sizes) or as JSON objects for scripts. */
 typedef struct hsa_col {

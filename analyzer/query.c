@@ -1,4 +1,5 @@
-/* query.c - naming objects: resolving 0xADDR / TYPE[#k] and describing. */
+/* query.c - naming objects (resolving 0xADDR / TYPE[#k], describing), and
+ * queries more than one command runs. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -251,3 +252,14 @@ dberr:
 	sqlite3_finalize(st);
 	return -1;
 }
+
+/* The coroutine is the outermost link of the await chain (the task's own
+ * coroutine); the location is the innermost link with a file. */
+const char hsa_sql_task_groups[] =
+	"SELECT coro, location, count(*) AS n, sum(state = 'pending'), sum(state = 'cancelled'),"
+	" sum(state = 'finished') FROM (SELECT t.state,"
+	" coalesce((SELECT name FROM task_awaits a WHERE a.task = t.id ORDER BY depth LIMIT 1),"
+	"  '(no coroutine)') AS coro,"
+	" coalesce((SELECT file || ':' || line FROM task_awaits a WHERE a.task = t.id"
+	"  AND file IS NOT NULL ORDER BY depth DESC LIMIT 1), '(not suspended)') AS location"
+	" FROM tasks t) GROUP BY coro, location ORDER BY n DESC, coro, location LIMIT ?";
