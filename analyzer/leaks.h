@@ -25,7 +25,12 @@
 
 typedef struct hsa_leak_group {
 	char *type;      /* full type name of the members: "app.stats.Task" */
-	char *site;      /* innermost allocation frame "stats.py:52", or NULL */
+	char *via;       /* the holder's items' type when they only carry the
+	                    members ("tuple": lru_cache keys holding self;
+	                    "method": callbacks holding their object), or NULL */
+	char *site;      /* where they were made, "/app/stats.py:52": the innermost
+	                    allocation frame outside the standard library (else
+	                    the innermost), or NULL without tracemalloc */
 	char *signature; /* members' shortest path, indices and keys masked:
 	                    "module app.stats → __dict__['_pending'] → list[*] → Task" */
 	uint64_t count[HSA_LEAK_MAX_DUMPS];    /* members per dump */

@@ -1,0 +1,615 @@
+/* match.c - dumps side by side: objects in memory, identity across dumps. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hsnap.h"
+#include "match.h"
+
+/* ---- small hash maps --------------------------------------------------- */
+
+static uint64_t mix(uint64_t a)
+{
+	a ^= a >> 33;
+	a *= 0xff51afd7ed558ccdull;
+	a ^= a >> 33;
+	return a;
+}
+
+static uint64_t key_hash(const uint32_t k[4])
+{
+	return mix(((uint64_t)k[0] << 32 | k[1]) ^ mix((uint64_t)k[2] << 32 | k[3]));
+}
+
+static int kmap_grow(hsa_kmap *m)
+{
+	uint64_t cap = m->cap ? m->cap * 2 : 1024;
+	uint32_t *keys = malloc(cap * 4 * sizeof(uint32_t));
+	uint32_t *vals = malloc(cap * sizeof(uint32_t));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -1;
+	}
+	memset(vals, 0xff, cap * sizeof(uint32_t));
+	for (uint64_t i = 0; i < m->cap; i++) {
+		if (m->vals[i] == HSA_KMAP_NONE)
+			continue;
+		uint64_t j = key_hash(&m->keys[4 * i]) & (cap - 1);
+		while (vals[j] != HSA_KMAP_NONE)
+			j = (j + 1) & (cap - 1);
+		memcpy(&keys[4 * j], &m->keys[4 * i], 4 * sizeof(uint32_t));
+		vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return 0;
+}
+
+/* The slot of k, or the empty slot where it would go. */
+static uint64_t kmap_slot(const hsa_kmap *m, const uint32_t k[4])
+{
+	uint64_t i = key_hash(k) & (m->cap - 1);
+	while (m->vals[i] != HSA_KMAP_NONE && memcmp(&m->keys[4 * i], k, 4 * sizeof(uint32_t)))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+uint32_t hsa_kmap_get(const hsa_kmap *m, const uint32_t k[4])
+{
+	return m->cap ? m->vals[kmap_slot(m, k)] : HSA_KMAP_NONE;
+}
+
+uint32_t hsa_kmap_put(hsa_kmap *m, const uint32_t k[4], uint32_t v)
+{
+	if ((m->n + 1) * 4 > m->cap * 3 && kmap_grow(m))
+		return HSA_KMAP_NONE;
+	uint64_t i = kmap_slot(m, k);
+	if (m->vals[i] == HSA_KMAP_NONE) {
+		memcpy(&m->keys[4 * i], k, 4 * sizeof(uint32_t));
+		m->vals[i] = v;
+		m->n++;
+	}
+	return m->vals[i];
+}
+
+void hsa_kmap_free(hsa_kmap *m)
+{
+	if (!m)
+		return;
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint64_t str_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return mix(h);
+}
+
+static int names_grow(hsa_names *t)
+{
+	uint64_t ns = t->nslots ? t->nslots * 2 : 1024;
+	uint32_t *slot = calloc(ns, sizeof(uint32_t));
+	if (!slot)
+		return -1;
+	for (uint64_t id = 0; id < t->n; id++) {
+		uint64_t j = str_hash(t->s[id], strlen(t->s[id])) & (ns - 1);
+		while (slot[j])
+			j = (j + 1) & (ns - 1);
+		slot[j] = (uint32_t)id + 1;
+	}
+	free(t->slot);
+	t->slot = slot;
+	t->nslots = ns;
+	return 0;
+}
+
+static uint32_t names_add(hsa_names *t, const char *s, size_t len)
+{
+	if ((t->n + 1) * 2 > t->nslots && names_grow(t))
+		return HSA_KMAP_NONE;
+	uint64_t j = str_hash(s, len) & (t->nslots - 1);
+	for (; t->slot[j]; j = (j + 1) & (t->nslots - 1)) {
+		const char *c = t->s[t->slot[j] - 1];
+		if (!strncmp(c, s, len) && !c[len])
+			return t->slot[j] - 1;
+	}
+	if (t->n == t->cap) {
+		uint64_t cap = t->cap ? t->cap * 2 : 256;
+		char **p = realloc(t->s, cap * sizeof(char *));
+		if (!p)
+			return HSA_KMAP_NONE;
+		t->s = p;
+		t->cap = cap;
+	}
+	if (!(t->s[t->n] = strndup(s, len)))
+		return HSA_KMAP_NONE;
+	t->slot[j] = (uint32_t)++t->n;
+	return (uint32_t)(t->n - 1);
+}
+
+uint32_t hsa_names_id(hsa_names *t, const char *s, size_t len)
+{
+	if (!t->n && names_add(t, "", 0) == HSA_KMAP_NONE) /* id 0 is "" */
+		return HSA_KMAP_NONE;
+	return names_add(t, s, len);
+}
+
+const char *hsa_names_str(const hsa_names *t, uint32_t id)
+{
+	return id < t->n ? t->s[id] : "";
+}
+
+void hsa_names_free(hsa_names *t)
+{
+	if (!t)
+		return;
+	for (uint64_t i = 0; i < t->n; i++)
+		free(t->s[i]);
+	free(t->s);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- reading a dump ---------------------------------------------------- */
+
+void hsa_snap_free(hsa_snap *s)
+{
+	if (!s)
+		return;
+	free(s->path);
+	sqlite3_close(s->db);
+	free(s->addr);
+	free(s->type);
+	free(s->flags);
+	free(s->trace);
+	free(s->parent);
+	free(s->idom);
+	free(s->retained);
+	free(s->pkind);
+	free(s->plabel);
+	free(s->trace_site);
+	free(s->trace_all);
+	free(s->roots);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Fills err for a failed read of s: out of memory, or the database's
+ * error. Returns -1. */
+static int read_failed(const hsa_snap *s, int oom, char *err, size_t errlen)
+{
+	if (oom)
+		snprintf(err, errlen, "out of memory reading '%s'", s->path);
+	else
+		snprintf(err, errlen, "'%s': database query failed: %s", s->path, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+/* What a reading thread needs and reports. */
+typedef struct job {
+	hsa_snap *s;
+	uint32_t *db_type; /* [n] the database's type id, mapped to names later */
+	char err[1024];
+	int rc;
+} job;
+
+static hsa_node node_or_none(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? HSA_NONE
+	                                               : (hsa_node)(sqlite3_column_int64(st, i) - 1);
+}
+
+/* The objects table into arrays, then the kind and label of every
+ * object's reference from its BFS parent: one pass over refs in key order
+ * is far cheaper than a lookup per object. */
+static int read_objects(job *jb)
+{
+	hsa_snap *s = jb->s;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM objects", jb->err, sizeof(jb->err))))
+		goto done;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		goto dberr;
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (n < 0 || (uint64_t)n > HSA_MAX_NODES) {
+		snprintf(jb->err, sizeof(jb->err), "'%s': bad object ids in the database", s->path);
+		goto done;
+	}
+	s->n = (uint64_t)n;
+	uint64_t c = s->n ? s->n : 1;
+	s->addr = calloc(c, sizeof(uint64_t));
+	jb->db_type = calloc(c, sizeof(uint32_t));
+	s->flags = calloc(c, sizeof(uint16_t));
+	s->trace = calloc(c, sizeof(uint32_t));
+	s->parent = malloc(c * sizeof(hsa_node));
+	s->idom = malloc(c * sizeof(hsa_node));
+	s->retained = calloc(c, sizeof(uint64_t));
+	s->pkind = malloc(c);
+	s->plabel = calloc(c, sizeof(uint32_t));
+	if (!s->addr || !jb->db_type || !s->flags || !s->trace || !s->parent || !s->idom ||
+	    !s->retained || !s->pkind || !s->plabel) {
+		read_failed(s, 1, jb->err, sizeof(jb->err));
+		goto done;
+	}
+	memset(s->parent, 0xff, c * sizeof(hsa_node));
+	memset(s->idom, 0xff, c * sizeof(hsa_node));
+	memset(s->pkind, 0xff, c);
+	if (!(st = hsa_db_prepare(s->db,
+	                          "SELECT id, addr, type, flags, trace, reachable, parent, idom,"
+	                          " retained FROM objects",
+	                          jb->err, sizeof(jb->err))))
+		goto done;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id < 1 || id > n)
+			continue;
+		uint64_t v = (uint64_t)id - 1;
+		s->addr[v] = (uint64_t)sqlite3_column_int64(st, 1);
+		int64_t t = sqlite3_column_int64(st, 2), tr = sqlite3_column_int64(st, 4);
+		jb->db_type[v] = t > 0 && t < UINT32_MAX ? (uint32_t)t : 0;
+		s->flags[v] = (uint16_t)((sqlite3_column_int64(st, 3) & HS_OF_KNOWN_MASK) |
+		                         (sqlite3_column_int(st, 5) ? HSA_SNAP_REACHABLE : 0));
+		s->trace[v] = tr > 0 && tr < UINT32_MAX ? (uint32_t)tr : 0;
+		s->parent[v] = node_or_none(st, 6);
+		s->idom[v] = node_or_none(st, 7);
+		s->retained[v] = (uint64_t)sqlite3_column_int64(st, 8);
+	}
+	if (r != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	if (!(st = hsa_db_prepare(s->db, "SELECT src, dst, kind, label FROM refs WHERE kind != 11",
+	                          jb->err, sizeof(jb->err))))
+		goto done;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t src = sqlite3_column_int64(st, 0) - 1, dst = sqlite3_column_int64(st, 1) - 1;
+		if (dst < 0 || dst >= n || s->parent[dst] != (hsa_node)src || s->pkind[dst] != 0xff)
+			continue;
+		int kind = sqlite3_column_int(st, 2);
+		int64_t label = sqlite3_column_int64(st, 3);
+		s->pkind[dst] = (uint8_t)kind;
+		s->plabel[dst] = kind != HS_E_INDEX && label > 0 && label < UINT32_MAX ? (uint32_t)label
+		                                                                        : 0;
+	}
+	if (r != SQLITE_DONE)
+		goto dberr;
+	rc = 0;
+	goto done;
+dberr:
+	read_failed(s, 0, jb->err, sizeof(jb->err));
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void *job_main(void *arg)
+{
+	job *jb = arg;
+	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, jb->err, sizeof(jb->err)) || read_objects(jb)
+	                 ? -1
+	                 : 0;
+	return NULL;
+}
+
+/* Whether a frame's file is Python's own: "<frozen ...>", or under a
+ * lib/pythonX.Y directory but not in its site-packages. */
+static int stdlib(const char *file)
+{
+	return !strncmp(file, "<frozen ", 8) ||
+	       (strstr(file, "/lib/python") && !strstr(file, "-packages/"));
+}
+
+/* Where each traceback's object was made ("file:line", see
+ * hsa_snap_site), and the whole traceback's text. */
+static int read_traces(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	hsa_str all = {0};
+	int rc = -1, r, app = 0;
+	int64_t cur = -1;
+	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM tracebacks", err, errlen)) ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto dberr;
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	s->ntraces = n > 0 && n < UINT32_MAX ? (uint64_t)n : 0;
+	s->trace_site = calloc(s->ntraces + 1, sizeof(uint32_t));
+	s->trace_all = calloc(s->ntraces + 1, sizeof(uint32_t));
+	if (!s->trace_site || !s->trace_all)
+		goto oom;
+	static const char sql[] =
+		"SELECT tf.traceback, tf.depth, f.filename || ':' || f.lineno FROM traceback_frames tf"
+		" JOIN frames f ON f.id = tf.frame ORDER BY tf.traceback, tf.depth";
+	if (!(st = hsa_db_prepare(s->db, sql, err, errlen)))
+		goto done;
+	/* One row past the end flushes the last traceback. */
+	for (;;) {
+		r = sqlite3_step(st);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			goto dberr;
+		int64_t tb = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -2;
+		if (tb != cur && cur > 0 && (uint64_t)cur <= s->ntraces && all.s) {
+			uint32_t id = hsa_names_id(names, all.s, all.len);
+			if (id == HSA_KMAP_NONE)
+				goto oom;
+			s->trace_all[cur] = id;
+		}
+		if (r == SQLITE_DONE)
+			break;
+		const char *at = (const char *)sqlite3_column_text(st, 2);
+		if (tb != cur) {
+			all.len = 0;
+			cur = tb;
+			app = 0;
+		}
+		/* The innermost frame, replaced by the innermost one of the
+		 * program (not the standard library) when there is one. */
+		if (tb > 0 && (uint64_t)tb <= s->ntraces && at && !app &&
+		    (!s->trace_site[tb] || !stdlib(at))) {
+			uint32_t id = hsa_names_id(names, at, strlen(at));
+			if (id == HSA_KMAP_NONE)
+				goto oom;
+			s->trace_site[tb] = id;
+			app = !stdlib(at);
+		}
+		if (at && hsa_str_printf(&all, "%s%s", all.len ? " <- " : "", at))
+			goto oom;
+	}
+	rc = 0;
+	goto done;
+oom:
+	read_failed(s, 1, err, errlen);
+	goto done;
+dberr:
+	read_failed(s, 0, err, errlen);
+done:
+	sqlite3_finalize(st);
+	hsa_str_free(&all);
+	return rc;
+}
+
+static int cmp_root(const void *a, const void *b)
+{
+	hsa_node x = ((const hsa_snap_root *)a)->node, y = ((const hsa_snap_root *)b)->node;
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t root_kind(const char *name)
+{
+	for (uint32_t k = 0; k <= HS_R_MAX_KNOWN; k++)
+		if (!strcmp(name, hs_root_kind_name(k)))
+			return k;
+	return HS_R_OTHER;
+}
+
+/* How a root is held, in words that stay the same from dump to dump (no
+ * lengths or line numbers, unlike hsa_root_text): "module app",
+ * "sys.modules", "frame run", "method Conn.close held from C". */
+static int root_words(uint32_t kind, const char *rname, const char *type, const char *oname,
+                      hsa_str *out)
+{
+	const char *dot = strrchr(type, '.');
+	const char *tshort = dot ? dot + 1 : type;
+	size_t olen = oname ? strcspn(oname, " ") : 0;
+	switch (kind) {
+	case HS_R_MODULES:
+		return rname ? hsa_str_printf(out, "module %s", rname) : hsa_str_printf(out, "sys.modules");
+	case HS_R_BUILTINS:
+		return hsa_str_printf(out, "builtins");
+	case HS_R_SYSDICT:
+		return hsa_str_printf(out, "sys.__dict__");
+	case HS_R_ASYNC_TASK:
+		return hsa_str_printf(out, "asyncio task");
+	default:
+		return hsa_str_printf(out, "%s%s%s%.*s%s", kind == HS_R_STATIC ? "static " : "", tshort,
+		                      olen ? " " : "", (int)olen, olen ? oname : "",
+		                      kind == HS_R_HELD_FROM_C ? " held from C" : "");
+	}
+}
+
+static int read_roots(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"SELECT r.object, r.kind, r.name, coalesce(t.name, ''), o.name FROM roots r"
+		" JOIN objects o ON o.id = r.object LEFT JOIN types t ON t.id = o.type"
+		" ORDER BY r.object, r.id";
+	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, err, errlen);
+	hsa_str w = {0};
+	uint64_t cap = 0;
+	int rc = -1, r;
+	if (!st)
+		return -1;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id < 1 || (uint64_t)id > s->n ||
+		    (s->nroots && s->roots[s->nroots - 1].node == (hsa_node)(id - 1)))
+			continue;
+		if (s->nroots == cap) {
+			cap = cap ? cap * 2 : 256;
+			hsa_snap_root *p = realloc(s->roots, cap * sizeof(hsa_snap_root));
+			if (!p)
+				goto oom;
+			s->roots = p;
+		}
+		uint32_t kind = root_kind((const char *)sqlite3_column_text(st, 1));
+		w.len = 0;
+		if (root_words(kind, (const char *)sqlite3_column_text(st, 2),
+		               (const char *)sqlite3_column_text(st, 3),
+		               (const char *)sqlite3_column_text(st, 4), &w))
+			goto oom;
+		uint32_t text = hsa_names_id(names, w.s, w.len);
+		if (text == HSA_KMAP_NONE)
+			goto oom;
+		s->roots[s->nroots++] = (hsa_snap_root){(hsa_node)(id - 1), kind, text};
+	}
+	/* ORDER BY r.object keeps them sorted by node already. */
+	rc = r == SQLITE_DONE ? 0 : read_failed(s, 0, err, errlen);
+	goto done;
+oom:
+	read_failed(s, 1, err, errlen);
+done:
+	sqlite3_finalize(st);
+	hsa_str_free(&w);
+	return rc;
+}
+
+/* Maps the database's type ids to names ids, in place. */
+static int read_types(hsa_snap *s, const uint32_t *db_type, hsa_names *names, char *err,
+                      size_t errlen)
+{
+	sqlite3_stmt *st = hsa_db_prepare(s->db, "SELECT id, name FROM types ORDER BY id", err,
+	                                  errlen);
+	uint32_t *map = NULL;
+	uint64_t nmap = 0;
+	int rc = -1, r;
+	if (!st)
+		return -1;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		if (id < 1 || id >= UINT32_MAX)
+			continue;
+		if ((uint64_t)id >= nmap) {
+			uint64_t cap = (uint64_t)id * 2;
+			uint32_t *p = realloc(map, cap * sizeof(uint32_t));
+			if (!p)
+				goto oom;
+			memset(p + nmap, 0, (cap - nmap) * sizeof(uint32_t));
+			map = p;
+			nmap = cap;
+		}
+		if ((map[id] = hsa_names_id(names, name ? name : "", name ? strlen(name) : 0)) ==
+		    HSA_KMAP_NONE)
+			goto oom;
+	}
+	if (r != SQLITE_DONE) {
+		read_failed(s, 0, err, errlen);
+		goto done;
+	}
+	s->type = malloc((s->n ? s->n : 1) * sizeof(uint32_t));
+	if (!s->type)
+		goto oom;
+	for (uint64_t v = 0; v < s->n; v++)
+		s->type[v] = db_type[v] < nmap ? map[db_type[v]] : 0;
+	rc = 0;
+	goto done;
+oom:
+	read_failed(s, 1, err, errlen);
+done:
+	sqlite3_finalize(st);
+	free(map);
+	return rc;
+}
+
+int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
+                   char *err, size_t errlen)
+{
+	job *jobs = calloc((size_t)n, sizeof(job));
+	pthread_t *tids = calloc((size_t)n, sizeof(pthread_t));
+	int rc = -1, started = 0;
+	memset(snaps, 0, (size_t)n * sizeof(hsa_snap));
+	if (!jobs || !tids) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		jobs[i].s = &snaps[i];
+		if (!(snaps[i].path = strdup(paths[i]))) {
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+	}
+	/* One thread per dump: loads and reads are SQLite-bound and the
+	 * connections independent. */
+	for (; started < n; started++)
+		if (pthread_create(&tids[started], NULL, job_main, &jobs[started]))
+			break;
+	for (int i = started; i < n; i++)
+		job_main(&jobs[i]);
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	for (int i = 0; i < n; i++)
+		if (jobs[i].rc) {
+			snprintf(err, errlen, "%s", jobs[i].err);
+			goto done;
+		}
+	for (int i = 0; i < n; i++) {
+		hsa_snap *s = &snaps[i];
+		s->tracing = hsa_db_meta_int(s->db, "tracemalloc.tracing", 0) > 0;
+		if (read_types(s, jobs[i].db_type, names, err, errlen) ||
+		    read_traces(s, names, err, errlen) || read_roots(s, names, err, errlen))
+			goto done;
+	}
+	rc = 0;
+done:
+	for (int i = 0; jobs && i < n; i++)
+		free(jobs[i].db_type);
+	free(jobs);
+	free(tids);
+	if (rc)
+		for (int i = 0; i < n; i++)
+			hsa_snap_free(&snaps[i]);
+	return rc;
+}
+
+uint32_t hsa_snap_site(const hsa_snap *s, hsa_node v)
+{
+	uint32_t t = s->trace[v];
+	return t && t <= s->ntraces ? s->trace_site[t] : 0;
+}
+
+const hsa_snap_root *hsa_snap_root_of(const hsa_snap *s, hsa_node v)
+{
+	hsa_snap_root key = {v, 0, 0};
+	return s->nroots ? bsearch(&key, s->roots, s->nroots, sizeof(hsa_snap_root), cmp_root)
+	                 : NULL;
+}
+
+/* ---- identity ---------------------------------------------------------- */
+
+static uint32_t whole_trace(const hsa_snap *s, hsa_node v)
+{
+	uint32_t t = s->trace[v];
+	return t && t <= s->ntraces ? s->trace_all[t] : 0;
+}
+
+int64_t hsa_match(const hsa_snap *older, const hsa_snap *newer, hsa_node *m)
+{
+	hsa_addrmap map;
+	int64_t matched = 0;
+	if (hsa_addrmap_init(&map, older->n))
+		return -1;
+	for (uint64_t u = 0; u < older->n; u++)
+		if (older->addr[u])
+			hsa_addrmap_put(&map, older->addr[u], (hsa_node)u);
+	hsa_addrmap_get_many(&map, newer->addr, newer->n, m);
+	hsa_addrmap_free(&map);
+	int traces = older->tracing && newer->tracing;
+	for (uint64_t v = 0; v < newer->n; v++) {
+		hsa_node u = m[v];
+		if (u == HSA_NONE)
+			continue;
+		uint16_t fo = older->flags[u], fn = newer->flags[v];
+		int tracked = (fo & fn & HS_OF_GC_TRACKED) != 0;
+		int younger = tracked && (fn & HS_OF_GEN_MASK) < (fo & HS_OF_GEN_MASK);
+		if (older->type[u] != newer->type[v] || younger ||
+		    (traces && whole_trace(older, u) != whole_trace(newer, (hsa_node)v)))
+			m[v] = HSA_NONE;
+		else
+			matched++;
+	}
+	return matched;
+}
