@@ -8,6 +8,7 @@
 #include "util.h"
 #include "db.h"
 #include "graphviz.h"
+#include "leaks.h"
 
 #define FAN 10 /* objgraph folds more than 10 referrers too */
 
@@ -53,6 +54,33 @@ done:
 	return rc;
 }
 
+/* The holder and sample members of leak group k across the dumps, in the
+ * last dump (db). */
+static int leak_starts(char **dumps, int n, sqlite3 *db, uint64_t k, int64_t **starts,
+                       size_t *nstarts, hsa_str *cap, char *err, size_t errlen)
+{
+	hsa_leak_report *r = NULL;
+	int rc = -1;
+	if (hsa_leaks_find((const char *const *)dumps, n, &r, err, errlen))
+		return -1;
+	if (k > r->ngroups) {
+		snprintf(err, errlen, "no leak group %" PRIu64 ": the dumps show %" PRIu64, k,
+		         r->ngroups);
+		goto done;
+	}
+	const hsa_leak_group *g = &r->groups[k - 1];
+	if (!(*starts = calloc(HSA_VIZ_LEAK_STARTS, sizeof(int64_t))))
+		goto done;
+	if (!(*nstarts = hsa_viz_leak_starts(db, g, *starts))) {
+		snprintf(err, errlen, "leak group %" PRIu64 " has no object in '%s'", k, dumps[n - 1]);
+		goto done;
+	}
+	rc = hsa_str_printf(cap, "leak %" PRIu64 ": %s", k, g->sentence);
+done:
+	hsa_leak_report_free(r);
+	return rc;
+}
+
 static int object_caption(sqlite3 *db, int64_t id, int refs, hsa_str *cap)
 {
 	char as[32];
@@ -77,8 +105,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	rc = HSA_EXIT_USAGE;
 	const char *type = hsa_arg(cmd, &a, "type"), *out = hsa_arg(cmd, &a, "output");
 	int refs = hsa_arg(cmd, &a, "refs") != NULL;
+	uint64_t leak = 0;
 	if (hsa_arg_count(cmd, &a, "depth", 4, &depth) ||
-	    hsa_arg_count(cmd, &a, "max-nodes", 80, &max_nodes))
+	    hsa_arg_count(cmd, &a, "max-nodes", 80, &max_nodes) ||
+	    hsa_arg_count(cmd, &a, "leak", 0, &leak))
 		goto done;
 	const char *format = out ? hsa_viz_format(out) : NULL;
 	if (!out) {
@@ -93,9 +123,14 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_usage_error(cmd, "give '--backrefs' or '--refs', not both");
 		goto done;
 	}
-	if ((a.npos == 2) == (type != NULL)) {
-		hsa_usage_error(cmd, "give an object or '--type T' (usage: heapsnap %s %s)", cmd->name,
-		                cmd->usage);
+	if (leak && (type || a.npos < 2)) {
+		hsa_usage_error(cmd, "'--leak K' needs the dumps it compares, oldest first: heapsnap"
+		                " graph D1 D2 [D3] --leak K");
+		goto done;
+	}
+	if (!leak && (a.npos > 2 || (a.npos == 2) == (type != NULL))) {
+		hsa_usage_error(cmd, "give an object, '--type T' or '--leak K' (usage: heapsnap %s %s)",
+		                cmd->name, cmd->usage);
 		goto done;
 	}
 	if (max_nodes < 3) {
@@ -103,10 +138,14 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
-	if (hsa_db_open(a.pos[0], &db, err, sizeof(err)) ||
-	    hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err)))
+	const char *dump = a.pos[leak ? a.npos - 1 : 0];
+	if (hsa_db_open(dump, &db, err, sizeof(err)) ||
+	    (!leak && hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err))))
 		goto fail;
-	if (type) {
+	if (leak) {
+		if (leak_starts(a.pos, a.npos, db, leak, &starts, &nstarts, &cap, err, sizeof(err)))
+			goto fail;
+	} else if (type) {
 		uint64_t max = max_nodes / 3 < FAN ? max_nodes / 3 : FAN;
 		if (type_starts(db, one, refs, max, &starts, &nstarts, &cap, err, sizeof(err)))
 			goto fail;
@@ -140,6 +179,7 @@ done:
 
 static const hsa_opt opts[] = {
 	{"type", 0, "T", "start from the largest objects of type T (up to 10)"},
+	{"leak", 0, "K", "start from leak group K of 'heapsnap leaks' on the same dumps"},
 	{"backrefs", 0, NULL, "draw who refers to the objects, up to a root (default)"},
 	{"refs", 0, NULL, "draw what the objects refer to"},
 	{"depth", 0, "N", "follow references N hops from the start (default 4)"},
@@ -151,16 +191,19 @@ static const hsa_opt opts[] = {
 const hsa_cmd hsa_cmd_graph = {
 	.name = "graph",
 	.summary = "draw who holds an object (objgraph style) as SVG, PNG, PDF or DOT",
-	.usage = "DUMP OBJ|--type T [--backrefs|--refs] [--depth N] [--max-nodes N] -o FILE",
+	.usage = "DUMP OBJ|DUMP --type T|DUMP... --leak K [--backrefs|--refs] [--depth N]"
+	         " [--max-nodes N] -o FILE",
 	.details = "Boxes show the type, a value preview or length, the size and the retained\n"
 	           "size; the start object is orange, roots have a double border (modules\n"
 	           "green, thread frames blue, asyncio tasks purple, references held from C\n"
 	           "red) and the shortest path from a root is drawn in red, always. Edges are\n"
 	           "labelled with the key, attribute, index or local variable. More than 10\n"
 	           "new referrers of one object fold into a '+N more referrers' box counting\n"
-	           "them by type. OBJ is 0xADDR or TYPE[#k] as for 'show'.",
+	           "them by type. OBJ is 0xADDR or TYPE[#k] as for 'show'. With --leak K,\n"
+	           "give the dumps 'heapsnap leaks' compared, oldest first: the picture of\n"
+	           "the last shows the holder of group K and some of its members.",
 	.min_pos = 1,
-	.max_pos = 2,
+	.max_pos = HSA_LEAK_MAX_DUMPS,
 	.opts = opts,
 	.run = run,
 };

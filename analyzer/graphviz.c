@@ -11,6 +11,7 @@
 #include "db.h"
 #include "graphviz.h"
 #include "hsnap.h"
+#include "leaks.h"
 #include "path.h"
 
 #define MAX_TALLY 64 /* types counted separately in a fold */
@@ -715,6 +716,25 @@ void hsa_viz_free(hsa_viz *v)
 	free(v);
 }
 
+size_t hsa_viz_leak_starts(sqlite3 *db, const hsa_leak_group *g,
+                           int64_t starts[HSA_VIZ_LEAK_STARTS])
+{
+	size_t max = g->holder_addr ? 4 : HSA_VIZ_LEAK_STARTS;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id FROM objects WHERE addr = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	for (int k = g->holder_addr ? -1 : 0; k < g->nsample && n < max; k++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, (int64_t)(k < 0 ? g->holder_addr : g->sample[k]));
+		if (sqlite3_step(st) == SQLITE_ROW)
+			starts[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* ---- rendering --------------------------------------------------------- */
 
 const char *hsa_viz_format(const char *path)
@@ -740,10 +760,20 @@ static int gv_error(char *msg)
 	return 0;
 }
 
+/* One Graphviz context for the process: Graphviz 2.42's pango plugin keeps
+ * a pointer into the first context's font table, so a layout in a second
+ * context after the first was freed reads freed memory. */
+static GVC_t *gvc;
+
+static void gvc_free(void)
+{
+	gvFreeContext(gvc);
+	gvc = NULL;
+}
+
 int hsa_viz_render(hsa_viz *v, const char *format, const char *path, char **data, size_t *len,
                    char *err, size_t errlen)
 {
-	GVC_t *gvc = NULL;
 	FILE *f = NULL;
 	int laid = 0, rc = -1;
 	gv_message[0] = 0;
@@ -764,7 +794,9 @@ int hsa_viz_render(hsa_viz *v, const char *format, const char *path, char **data
 			goto done;
 		}
 	} else {
-		if (!(gvc = gvContext()) || gvLayout(gvc, v->g, "dot")) {
+		if (!gvc && (gvc = gvContext()))
+			atexit(gvc_free);
+		if (!gvc || gvLayout(gvc, v->g, "dot")) {
 			snprintf(err, errlen, "graph layout failed%s%s", gv_message[0] ? ": " : "",
 			         gv_message);
 			goto done;
@@ -780,8 +812,6 @@ int hsa_viz_render(hsa_viz *v, const char *format, const char *path, char **data
 done:
 	if (laid)
 		gvFreeLayout(gvc, v->g);
-	if (gvc)
-		gvFreeContext(gvc);
 	if (f && (ferror(f) | fclose(f)) && !rc) {
 		snprintf(err, errlen, "cannot write '%s': %s", path ? path : "memory", strerror(errno));
 		rc = -1;

@@ -43,6 +43,14 @@ int hsa_viz_render(hsa_viz *v, const char *format, const char *path, char **data
                    char *err, size_t errlen);
 void hsa_viz_free(hsa_viz *v);
 
+/* The objects to draw for a leak group in db (the last of its dumps): the
+ * holder and three members (five members without a holder). Returns how
+ * many of them the dump has. */
+#define HSA_VIZ_LEAK_STARTS 5
+struct hsa_leak_group;
+size_t hsa_viz_leak_starts(sqlite3 *db, const struct hsa_leak_group *g,
+                           int64_t starts[HSA_VIZ_LEAK_STARTS]);
+
 /* The output format named by a file's extension ("svg", "png", "pdf",
  * "dot"), or NULL when it is none of these. */
 const char *hsa_viz_format(const char *path);

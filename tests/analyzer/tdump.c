@@ -113,27 +113,31 @@ void td_close(tdump *t)
 	free(t);
 }
 
-int td_run(char **out, const char *fmt, ...)
+static char *read_stream(FILE *f)
 {
-	char *args, *cmd;
-	va_list ap;
-	va_start(ap, fmt);
-	cr_assert(vasprintf(&args, fmt, ap) > 0);
-	va_end(ap);
-	cr_assert(asprintf(&cmd, "%s %s", HEAPSNAP_BIN, args) > 0);
-	FILE *p = popen(cmd, "r");
-	cr_assert(p);
-	size_t len = 0, cap = 4096;
+	size_t len = 0, cap = 4096, n;
 	char *buf = malloc(cap);
-	size_t n;
-	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+	cr_assert(buf);
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
 		len += n;
 		if (cap - len < 2) {
 			cap *= 2;
 			buf = realloc(buf, cap);
+			cr_assert(buf);
 		}
 	}
 	buf[len] = 0;
+	return buf;
+}
+
+static int run_shell(char **out, const char *prefix, const char *fmt, va_list ap)
+{
+	char *args, *cmd;
+	cr_assert(vasprintf(&args, fmt, ap) > 0);
+	cr_assert(asprintf(&cmd, "%s%s", prefix, args) > 0);
+	FILE *p = popen(cmd, "r");
+	cr_assert(p, "cannot run %s", cmd);
+	char *buf = read_stream(p);
 	int st = pclose(p);
 	free(args);
 	free(cmd);
@@ -142,6 +146,33 @@ int td_run(char **out, const char *fmt, ...)
 	else
 		free(buf);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int td_run(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_shell(out, HEAPSNAP_BIN " ", fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int td_sh(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = run_shell(out, "", fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+char *td_read(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	cr_assert(f, "cannot open %s", path);
+	char *buf = read_stream(f);
+	fclose(f);
+	return buf;
 }
 
 int td_json_ok(const char *text)

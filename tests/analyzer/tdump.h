@@ -28,6 +28,11 @@ void td_close(tdump *t);
 /* Runs "heapsnap ARGS" through the shell; returns its exit status and, if
  * out is not NULL, its standard output (malloc'ed). */
 int td_run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for any shell command. */
+int td_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The contents of a file (malloc'ed, NUL-terminated); fails the test when
+ * it cannot be read. */
+char *td_read(const char *path);
 /* 1 if text is valid JSON (checked by Python's json module). */
 int td_json_ok(const char *text);
 

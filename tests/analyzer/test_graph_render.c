@@ -19,22 +19,6 @@ enum {
  * backslash escapes Graphviz would read, HTML entities and invalid UTF-8. */
 static const char hostile[] = "\"<script>alert('x')</script>\" &amp; &#0; \\N\\l\n\xff\xfe end";
 
-static char *read_all(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	cr_assert(f, "cannot open %s", path);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	fclose(f);
-	return buf;
-}
-
 static void module(tdump *t, uint64_t addr, const char *name)
 {
 	hs_object m = {.addr = addr, .type = td_type(t, "module"), .size = 72,
@@ -97,29 +81,16 @@ static char *known_dump(const char *name)
 	return path;
 }
 
-/* Runs a Python check on a file; 0 when it passed, its message in *out. */
+/* Runs a Python check on a file; 0 when it passed, its output in *out. */
 static int py_check(const char *code, const char *file, char **out)
 {
-	char *cmd, *script = td_path("check.py");
+	char *script = td_path("check.py");
 	FILE *f = fopen(script, "w");
 	cr_assert(f);
 	fputs(code, f);
 	fclose(f);
-	cr_assert(asprintf(&cmd, "python3 %s %s 2>&1", script, file) > 0);
-	FILE *p = popen(cmd, "r");
-	cr_assert(p);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		fwrite(chunk, 1, n, m);
-	fclose(m);
-	int st = pclose(p);
-	free(cmd);
+	int st = td_sh(out, "python3 %s %s 2>&1", script, file);
 	free(script);
-	*out = buf;
 	return st;
 }
 
@@ -164,7 +135,7 @@ Test(graph_render, golden_dot)
 	char *dump = known_dump("golden.hsnap"), *dot = td_path("golden.dot"), *out;
 	cr_assert_eq(td_run(&out, "graph %s 0x5000 -o %s", dump, dot), 0, "%s", out);
 	free(out);
-	char *got = read_all(dot), *src = strdup(__FILE__), *golden;
+	char *got = td_read(dot), *src = strdup(__FILE__), *golden;
 	cr_assert(asprintf(&golden, "%s/golden/backrefs.dot", dirname(src)) > 0);
 	if (getenv("HS_UPDATE_GOLDEN")) {
 		FILE *f = fopen(golden, "w");
@@ -172,7 +143,7 @@ Test(graph_render, golden_dot)
 		fputs(got, f);
 		fclose(f);
 	}
-	char *want = read_all(golden);
+	char *want = td_read(golden);
 	cr_assert_str_eq(got, want, "%s differs from %s (HS_UPDATE_GOLDEN=1 rewrites it)", dot,
 	                 golden);
 	free(want);
@@ -218,7 +189,7 @@ Test(graph_render, png_and_pdf)
 	free(out);
 	cr_assert_eq(td_run(&out, "graph %s bytes -o %s", dump, pdf), 0, "%s", out);
 	free(out);
-	char *p = read_all(png), *d = read_all(pdf);
+	char *p = td_read(png), *d = td_read(pdf);
 	cr_assert(!memcmp(p, "\x89PNG", 4));
 	cr_assert(!memcmp(d, "%PDF", 4));
 	free(p);
@@ -262,7 +233,7 @@ Test(graph_render, fan_in_folds, .timeout = 60)
 	char *out;
 	cr_assert_eq(td_run(&out, "graph %s 0x9000 --max-nodes 25 -o %s", dump, dot), 0, "%s", out);
 	free(out);
-	char *g = read_all(dot);
+	char *g = td_read(dot);
 	int n = dot_nodes(g);
 	cr_assert(n >= 10 && n <= 25, "%d boxes:\n%s", n, g);
 	/* The path's Record and 10 more are drawn; the rest fold by type. */
@@ -272,7 +243,7 @@ Test(graph_render, fan_in_folds, .timeout = 60)
 	/* A tight budget still keeps the path and the fold. */
 	cr_assert_eq(td_run(&out, "graph %s 0x9000 --max-nodes 8 -o %s", dump, dot), 0, "%s", out);
 	free(out);
-	g = read_all(dot);
+	g = td_read(dot);
 	cr_assert_eq(dot_nodes(g), 8, "%s", g);
 	cr_assert(strstr(g, "module app.records") && strstr(g, "more referrers"), "%s", g);
 	free(g);
@@ -281,7 +252,7 @@ Test(graph_render, fan_in_folds, .timeout = 60)
 	free(out);
 	char *texts = svg_texts(svg);
 	free(texts);
-	g = read_all(svg);
+	g = td_read(svg);
 	const char *w = strstr(g, "<svg width=\"");
 	cr_assert(w && atoi(w + 12) < 2500, "%.200s", w ? w : g);
 	free(g);
@@ -308,7 +279,7 @@ Test(graph_render, long_root_path_folds)
 	cr_assert_eq(td_run(&out, "graph %s 0x%x --max-nodes 6 -o %s", path, CHAIN + 99 * 0x40, dot),
 	             0, "%s", out);
 	free(out);
-	char *g = read_all(dot);
+	char *g = td_read(dot);
 	cr_assert_eq(dot_nodes(g), 6, "%s", g);
 	cr_assert(strstr(g, "module app.chain"), "%s", g);
 	cr_assert(strstr(g, "96 more objects on the path"), "%s", g);
@@ -349,10 +320,7 @@ Test(graph_render, hostile_strings_stay_text)
 		cr_assert(strstr(texts, want[i]), "no '%s' in\n%s", want[i], texts);
 	free(texts);
 	/* The DOT file is valid Graphviz input. */
-	char *cmd;
-	cr_assert(asprintf(&cmd, "dot -Tsvg %s -o %s", dot, svg) > 0);
-	cr_assert_eq(system(cmd), 0, "dot rejects %s", dot);
-	free(cmd);
+	cr_assert_eq(td_sh(NULL, "dot -Tsvg %s -o %s", dot, svg), 0, "dot rejects %s", dot);
 	texts = svg_texts(svg);
 	cr_assert(strstr(texts, "<script>alert('x')</script>"), "%s", texts);
 	free(texts);
