@@ -6,16 +6,7 @@
 #include "util.h"
 #include "db.h"
 
-static const char *const by_names[] = {"type", "module", "site", NULL};
 static const char *const sort_names[] = {"size", "count", "retained", NULL};
-
-static const char *const group_sql[] = {
-	"SELECT name, count, size, retained FROM types WHERE count > 0",
-	"SELECT name, count, size, retained FROM modules",
-	"SELECT CASE WHEN a.frame = 0 THEN '(no allocation traceback)'"
-	" ELSE f.filename || ':' || f.lineno END, a.count, a.size, a.retained"
-	" FROM alloc_sites a LEFT JOIN frames f ON f.id = a.frame",
-};
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
@@ -28,7 +19,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_USAGE;
-	int by = hsa_arg_choice(cmd, &a, "by", by_names);
+	int by = hsa_arg_choice(cmd, &a, "by", hsa_group_by);
 	int sort = hsa_arg_choice(cmd, &a, "sort", sort_names);
 	if (by < 0 || sort < 0 || hsa_arg_count(cmd, &a, "n", 20, &n))
 		goto done;
@@ -38,7 +29,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	static const int sort_col[] = {3, 2, 4};
-	if (asprintf(&sql, "%s ORDER BY %d DESC, 1 LIMIT %" PRIu64, group_sql[by], sort_col[sort],
+	if (asprintf(&sql, "%s ORDER BY %d DESC, 1 LIMIT %" PRIu64, hsa_group_sql[by], sort_col[sort],
 	             n) < 0) {
 		sql = NULL;
 		goto done;
@@ -47,7 +38,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("%s", err);
 		goto done;
 	}
-	const hsa_col cols[] = {{by_names[by], 's'}, {"count", 'n'}, {"size", 'b'},
+	const hsa_col cols[] = {{hsa_group_by[by], 's'}, {"count", 'n'}, {"size", 'b'},
 	                        {"retained", 'b'}};
 	int64_t objects = hsa_db_meta_int(db, "load.objects", 0);
 	int64_t bytes = hsa_db_meta_int(db, "load.bytes", 0);
@@ -56,7 +47,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		jp = &j;
 		hsa_json_init(&j, stdout);
 		hsa_json_open(&j, NULL);
-		hsa_json_str(&j, "by", by_names[by]);
+		hsa_json_str(&j, "by", hsa_group_by[by]);
 		hsa_json_str(&j, "sort", sort_names[sort]);
 		hsa_json_int(&j, "objects", objects);
 		hsa_json_int(&j, "bytes", bytes);
@@ -64,7 +55,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	} else {
 		char c[32], b[16];
 		printf("%s objects, %s, by %s, largest %s first\n", hsa_human_count((uint64_t)objects, c),
-		       hsa_human_size((uint64_t)bytes, b), by_names[by], sort_names[sort]);
+		       hsa_human_size((uint64_t)bytes, b), hsa_group_by[by], sort_names[sort]);
 	}
 	if (hsa_render(st, cols, 4, jp, "", err, sizeof(err)) < 0) {
 		hsa_error("%s", err);

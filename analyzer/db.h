@@ -40,6 +40,12 @@ sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t err
 int64_t hsa_db_meta_int(sqlite3 *db, const char *key, int64_t dflt);
 char *hsa_db_meta_text(sqlite3 *db, const char *key);
 
+/* The heap by type, module or allocation site (hsa_group_by: "type",
+ * "module", "site", NULL): per group a query for rows (name, count, size,
+ * retained), as 'top' and 'diff' show them. */
+extern const char *const hsa_group_by[];
+extern const char *const hsa_group_sql[];
+
 /* Resolves an object given as 0xADDR or TYPE[#k] (the k-th largest of the
  * type by retained size, k from 1) to its id. On failure err says why and
  * names the closest addresses or type names. */

@@ -175,6 +175,7 @@ void hsa_snap_free(hsa_snap *s)
 	free(s->parent);
 	free(s->idom);
 	free(s->retained);
+	free(s->size);
 	free(s->pkind);
 	free(s->plabel);
 	free(s->trace_site);
@@ -197,6 +198,7 @@ static int read_failed(const hsa_snap *s, int oom, char *err, size_t errlen)
 /* What a reading thread needs and reports. */
 typedef struct job {
 	hsa_snap *s;
+	int objects;       /* read the objects too, not just open */
 	uint32_t *db_type; /* [n] the database's type id, mapped to names later */
 	char err[1024];
 	int rc;
@@ -236,10 +238,11 @@ static int read_objects(job *jb)
 	s->parent = malloc(c * sizeof(hsa_node));
 	s->idom = malloc(c * sizeof(hsa_node));
 	s->retained = calloc(c, sizeof(uint64_t));
+	s->size = calloc(c, sizeof(uint64_t));
 	s->pkind = malloc(c);
 	s->plabel = calloc(c, sizeof(uint32_t));
 	if (!s->addr || !jb->db_type || !s->flags || !s->trace || !s->parent || !s->idom ||
-	    !s->retained || !s->pkind || !s->plabel) {
+	    !s->retained || !s->size || !s->pkind || !s->plabel) {
 		read_failed(s, 1, jb->err, sizeof(jb->err));
 		goto done;
 	}
@@ -248,7 +251,7 @@ static int read_objects(job *jb)
 	memset(s->pkind, 0xff, c);
 	if (!(st = hsa_db_prepare(s->db,
 	                          "SELECT id, addr, type, flags, trace, reachable, parent, idom,"
-	                          " retained FROM objects",
+	                          " retained, size FROM objects",
 	                          jb->err, sizeof(jb->err))))
 		goto done;
 	int r;
@@ -266,6 +269,7 @@ static int read_objects(job *jb)
 		s->parent[v] = node_or_none(st, 6);
 		s->idom[v] = node_or_none(st, 7);
 		s->retained[v] = (uint64_t)sqlite3_column_int64(st, 8);
+		s->size[v] = (uint64_t)sqlite3_column_int64(st, 9);
 	}
 	if (r != SQLITE_DONE)
 		goto dberr;
@@ -297,7 +301,8 @@ done:
 static void *job_main(void *arg)
 {
 	job *jb = arg;
-	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, jb->err, sizeof(jb->err)) || read_objects(jb)
+	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, jb->err, sizeof(jb->err)) ||
+	                 (jb->objects && read_objects(jb))
 	                 ? -1
 	                 : 0;
 	return NULL;
@@ -514,26 +519,26 @@ done:
 	return rc;
 }
 
-int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
-                   char *err, size_t errlen)
+/* Opens the n databases in parallel (one thread each: loads and reads are
+ * SQLite-bound and the connections independent), reading the objects
+ * when objects is set. On failure err has the first dump's problem. */
+static int open_all(hsa_snap *snaps, const char *const *paths, int n, int objects,
+                    job *jobs, char *err, size_t errlen)
 {
-	job *jobs = calloc((size_t)n, sizeof(job));
 	pthread_t *tids = calloc((size_t)n, sizeof(pthread_t));
 	int rc = -1, started = 0;
-	memset(snaps, 0, (size_t)n * sizeof(hsa_snap));
-	if (!jobs || !tids) {
+	if (!tids) {
 		snprintf(err, errlen, "out of memory");
-		goto done;
+		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		jobs[i].s = &snaps[i];
+		jobs[i].objects = objects;
 		if (!(snaps[i].path = strdup(paths[i]))) {
 			snprintf(err, errlen, "out of memory");
 			goto done;
 		}
 	}
-	/* One thread per dump: loads and reads are SQLite-bound and the
-	 * connections independent. */
 	for (; started < n; started++)
 		if (pthread_create(&tids[started], NULL, job_main, &jobs[started]))
 			break;
@@ -546,6 +551,44 @@ int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *
 			snprintf(err, errlen, "%s", jobs[i].err);
 			goto done;
 		}
+	rc = 0;
+done:
+	free(tids);
+	return rc;
+}
+
+int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size_t errlen)
+{
+	hsa_snap *snaps = calloc((size_t)n, sizeof(hsa_snap));
+	job *jobs = calloc((size_t)n, sizeof(job));
+	int rc = -1;
+	if (!snaps || !jobs)
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = open_all(snaps, paths, n, 0, jobs, err, errlen);
+	for (int i = 0; snaps && i < n; i++) {
+		dbs[i] = rc ? NULL : snaps[i].db;
+		if (!rc)
+			snaps[i].db = NULL;
+		hsa_snap_free(&snaps[i]);
+	}
+	free(snaps);
+	free(jobs);
+	return rc;
+}
+
+int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
+                   char *err, size_t errlen)
+{
+	job *jobs = calloc((size_t)n, sizeof(job));
+	int rc = -1;
+	memset(snaps, 0, (size_t)n * sizeof(hsa_snap));
+	if (!jobs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (open_all(snaps, paths, n, 1, jobs, err, errlen))
+		goto done;
 	for (int i = 0; i < n; i++) {
 		hsa_snap *s = &snaps[i];
 		s->tracing = hsa_db_meta_int(s->db, "tracemalloc.tracing", 0) > 0;
@@ -555,10 +598,9 @@ int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *
 	}
 	rc = 0;
 done:
-	for (int i = 0; jobs && i < n; i++)
+	for (int i = 0; i < n; i++)
 		free(jobs[i].db_type);
 	free(jobs);
-	free(tids);
 	if (rc)
 		for (int i = 0; i < n; i++)
 			hsa_snap_free(&snaps[i]);

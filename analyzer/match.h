@@ -83,6 +83,7 @@ typedef struct hsa_snap {
 	hsa_node *parent;    /* [n] BFS parent, HSA_NONE where a path starts */
 	hsa_node *idom;      /* [n] immediate dominator or HSA_NONE */
 	uint64_t *retained;  /* [n] */
+	uint64_t *size;      /* [n] shallow size */
 	uint8_t *pkind;      /* [n] kind of the reference from the parent */
 	uint32_t *plabel;    /* [n] its label: a string id of the database, or
 	                        0 (indices are not kept) */
@@ -100,6 +101,9 @@ typedef struct hsa_snap {
 int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
                    char *err, size_t errlen);
 void hsa_snap_free(hsa_snap *s);
+/* Opens n dumps or databases as hsa_db_open does, loading the dumps not
+ * yet cached in parallel. Returns 0, or -1 with err filled (dbs[] NULL). */
+int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size_t errlen);
 
 /* The allocation site (names id of "file:line") of node v, 0 for none:
  * the innermost frame of its traceback that is the program's, not the

@@ -263,3 +263,13 @@ const char hsa_sql_task_groups[] =
 	" coalesce((SELECT file || ':' || line FROM task_awaits a WHERE a.task = t.id"
 	"  AND file IS NOT NULL ORDER BY depth DESC LIMIT 1), '(not suspended)') AS location"
 	" FROM tasks t) GROUP BY coro, location ORDER BY n DESC, coro, location LIMIT ?";
+
+const char *const hsa_group_by[] = {"type", "module", "site", NULL};
+
+const char *const hsa_group_sql[] = {
+	"SELECT name, count, size, retained FROM types WHERE count > 0",
+	"SELECT name, count, size, retained FROM modules",
+	"SELECT CASE WHEN a.frame = 0 THEN '(no allocation traceback)'"
+	" ELSE f.filename || ':' || f.lineno END, a.count, a.size, a.retained"
+	" FROM alloc_sites a LEFT JOIN frames f ON f.id = a.frame",
+};
