@@ -11,6 +11,7 @@ usage: roots.py DUMP VIEW
 import atexit
 import sys
 import threading
+import time
 
 import heapsnap
 
@@ -34,6 +35,14 @@ def blocked_worker(started, ev):
 WAIT_LINE = blocked_worker.__code__.co_firstlineno + 4
 
 
+def waiting(t):
+    f = sys._current_frames().get(t.ident)
+    inner = f
+    while f and f.f_code is not blocked_worker.__code__:
+        f = f.f_back
+    return f is not None and f is not inner and f.f_lineno == WAIT_LINE
+
+
 def main(dump_path, view_path):
     m = Held().close
     atexit.register(m)
@@ -44,6 +53,8 @@ def main(dump_path, view_path):
                          name="worker-A")
     t.start()
     started.wait()
+    while not waiting(t):  # until the worker is inside ev.wait()
+        time.sleep(0.001)
     heapsnap.dump(dump_path)
     with open(view_path, "w") as f:
         f.write("held %x\n" % held)
