@@ -166,10 +166,6 @@ int hsd_edge(struct hsd_ctx *c, PyObject *dst, uint32_t kind, uint64_t label);
 int hsd_visit_edges(struct hsd_ctx *c, size_t from, size_t to);
 /* Queues o for writing if the walk has not seen it (roots use this). */
 int hsd_visit(struct hsd_ctx *c, PyObject *o, int counted);
-/* Writes every queued untracked object. */
-int hsd_drain(struct hsd_ctx *c);
-/* The visitproc that appends HS_E_OTHER edges. */
-int hsd_collect(PyObject *o, void *arg);
 
 /* sizes.c */
 uint8_t hsd_sizer_of(PyTypeObject *tp);
@@ -189,14 +185,6 @@ void hsd_buf_printf(struct hsd_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* The text of a str (UTF-8), bounded by the buffer. */
 void hsd_buf_str(struct hsd_buf *b, PyObject *s);
-/* A bounded repr of a dict key: str, bytes, int, float, bool, None, tuples
- * of those; other objects as "<type object>". */
-void hsd_buf_repr(struct hsd_buf *b, PyObject *o);
-/* Decimal text of an int; returns 0, or -1 if it is too long to convert. */
-int hsd_buf_long(struct hsd_buf *b, PyObject *o);
-void hsd_buf_float(struct hsd_buf *b, double v);
-/* Interns the buffer's text; returns the string id or 0. */
-uint64_t hsd_intern(struct hsd_ctx *c, const struct hsd_buf *b);
 uint64_t hsd_intern_cstr(struct hsd_ctx *c, const char *s);
 /* Label ids for a key object, cached per object: its text or its repr. */
 uint64_t hsd_label_plain(struct hsd_ctx *c, PyObject *key);

@@ -229,7 +229,8 @@ static void repr_bytes(struct hsd_buf *b, PyObject *o)
 	close_quote(b, q, cut);
 }
 
-int hsd_buf_long(struct hsd_buf *b, PyObject *o)
+/* Decimal text of an int; returns 0, or -1 if it is too long to convert. */
+static int buf_long(struct hsd_buf *b, PyObject *o)
 {
 	size_t n;
 	int neg;
@@ -298,7 +299,7 @@ static int fixed_float(struct hsd_buf *b, double v)
 
 /* repr(float): the shortest digits that read back as v, laid out as
  * Python does (exponent below 1e-4 and from 1e16 on). */
-void hsd_buf_float(struct hsd_buf *b, double v)
+static void buf_float(struct hsd_buf *b, double v)
 {
 	if (isnan(v)) {
 		hsd_buf_puts(b, "nan");
@@ -358,6 +359,8 @@ void hsd_buf_float(struct hsd_buf *b, double v)
 	}
 }
 
+/* A bounded repr of a dict key: str, bytes, int, float, bool, None, and
+ * tuples of those (one level); other objects as "<type object>". */
 static void repr_scalar(struct hsd_buf *b, PyObject *o, int depth)
 {
 	PyTypeObject *tp = Py_TYPE(o);
@@ -368,10 +371,10 @@ static void repr_scalar(struct hsd_buf *b, PyObject *o, int depth)
 	} else if (PyBool_Check(o)) {
 		hsd_buf_puts(b, o == Py_True ? "True" : "False");
 	} else if (PyLong_Check(o)) {
-		if (hsd_buf_long(b, o) < 0)
+		if (buf_long(b, o) < 0)
 			hsd_buf_puts(b, "<int>");
 	} else if (PyFloat_Check(o)) {
-		hsd_buf_float(b, PyFloat_AS_DOUBLE(o));
+		buf_float(b, PyFloat_AS_DOUBLE(o));
 	} else if (o == Py_None) {
 		hsd_buf_puts(b, "None");
 	} else if (PyTuple_Check(o) && depth == 0) {
@@ -394,12 +397,8 @@ static void repr_scalar(struct hsd_buf *b, PyObject *o, int depth)
 	}
 }
 
-void hsd_buf_repr(struct hsd_buf *b, PyObject *o)
-{
-	repr_scalar(b, o, 0);
-}
 
-uint64_t hsd_intern(struct hsd_ctx *c, const struct hsd_buf *b)
+static uint64_t intern(struct hsd_ctx *c, const struct hsd_buf *b)
 {
 	return hs_writer_string(c->w, b->p, b->len);
 }
@@ -431,8 +430,8 @@ uint64_t hsd_label_plain(struct hsd_ctx *c, PyObject *key)
 		if (PyUnicode_Check(key))
 			hsd_buf_str(&b, key);
 		else
-			hsd_buf_repr(&b, key);
-		s->plain = hsd_intern(c, &b);
+			repr_scalar(&b, key, 0);
+		s->plain = intern(c, &b);
 	}
 	return s->plain;
 }
@@ -446,8 +445,8 @@ uint64_t hsd_label_repr(struct hsd_ctx *c, PyObject *key)
 	if (!s->repr) {
 		char tmp[LABEL_MAX];
 		struct hsd_buf b = { tmp, 0, sizeof(tmp), 0 };
-		hsd_buf_repr(&b, key);
-		s->repr = hsd_intern(c, &b);
+		repr_scalar(&b, key, 0);
+		s->repr = intern(c, &b);
 	}
 	return s->repr;
 }
@@ -462,7 +461,7 @@ uint64_t hsd_code_name(struct hsd_ctx *c, PyCodeObject *code, int line)
 	if (code->co_filename && PyUnicode_Check(code->co_filename))
 		hsd_buf_str(&b, code->co_filename);
 	hsd_buf_printf(&b, ":%d", line >= 0 ? line : code->co_firstlineno);
-	return hsd_intern(c, &b);
+	return intern(c, &b);
 }
 
 /* The name of a callable: function qualname, "type.name" of a C method. */
@@ -545,7 +544,7 @@ void hsd_describe(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
 		set_len(rec, ((PySetObject *)o)->used);
 		break;
 	case HSD_SH_INT:
-		if (values && hsd_buf_long(vb, o) == 0)
+		if (values && buf_long(vb, o) == 0)
 			set_value(rec, vb);
 		break;
 	case HSD_SH_BOOL:
@@ -556,7 +555,7 @@ void hsd_describe(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
 		break;
 	case HSD_SH_FLOAT:
 		if (values) {
-			hsd_buf_float(vb, PyFloat_AS_DOUBLE(o));
+			buf_float(vb, PyFloat_AS_DOUBLE(o));
 			set_value(rec, vb);
 		}
 		break;
@@ -597,7 +596,7 @@ void hsd_describe(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
 		break;
 	}
 	if (nb.len) {
-		rec->name = hsd_intern(c, &nb);
+		rec->name = intern(c, &nb);
 		rec->flags |= HS_OF_HAS_NAME;
 	}
 }

@@ -14,7 +14,8 @@
 
 #define FROM_GC(g) ((PyObject *)((PyGC_Head *)(g) + 1))
 
-int hsd_collect(PyObject *o, void *arg)
+/* The visitproc that appends HS_E_OTHER edges. */
+static int collect(PyObject *o, void *arg)
 {
 	/* Always 0: some traverse functions drop edges after a non-zero
 	 * return (3.11's TaskObj_traverse). */
@@ -101,7 +102,7 @@ static int emit(struct hsd_ctx *c, PyObject *o, uint32_t flags,
 	 * object and its edges in one record. */
 	c->nedges = 0;
 	if (tp->tp_traverse && _PyObject_IS_GC(o))
-		tp->tp_traverse(o, hsd_collect, c);
+		tp->tp_traverse(o, collect, c);
 	if (hsd_label(c, o, t) < 0)
 		return -1;
 	if (hs_writer_object(c->w, &rec) < 0 ||
@@ -122,7 +123,8 @@ static int emit(struct hsd_ctx *c, PyObject *o, uint32_t flags,
 	return 0;
 }
 
-int hsd_drain(struct hsd_ctx *c)
+/* Writes every queued untracked object. */
+static int drain(struct hsd_ctx *c)
 {
 	char preview[1024];
 	struct hsd_buf vb = { preview, 0, c->preview_len, 0 };
@@ -148,7 +150,7 @@ int hsd_walk(struct hsd_ctx *c)
 		return hsd_fail(c, ENOMEM, "out of memory for reference counters");
 	hsd_account(c);
 
-	if (hsd_roots(c) < 0 || hsd_drain(c) < 0)
+	if (hsd_roots(c) < 0 || drain(c) < 0)
 		return -1;
 
 	char preview[1024];
@@ -164,7 +166,7 @@ int hsd_walk(struct hsd_ctx *c)
 			 * while this one is written */
 			__builtin_prefetch((void *)g->_gc_next);
 			__builtin_prefetch((char *)g->_gc_next + 64);
-			if (emit(c, FROM_GC(g), flags, &vb) < 0 || hsd_drain(c) < 0)
+			if (emit(c, FROM_GC(g), flags, &vb) < 0 || drain(c) < 0)
 				return -1;
 		}
 	}
