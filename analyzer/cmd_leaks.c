@@ -136,11 +136,13 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 			printf("   pending   %s\n", g->where);
 		if (g->also)
 			printf("   also      %s\n", g->also);
-		printf("   show      heapsnap show %s 0x%" PRIx64 "\n", dumps[L],
+		printf("   see       heapsnap show %s 0x%" PRIx64 "\n", dumps[L],
 		       g->holder_addr ? g->holder_addr : g->sample[0]);
-		printf("   path      heapsnap path %s 0x%" PRIx64 "\n", dumps[L], g->sample[0]);
-		printf("   graph     heapsnap graph %s 0x%" PRIx64 " --backrefs -o leak%" PRIu64 ".svg\n",
-		       dumps[L], g->sample[0], i + 1);
+		printf("             heapsnap path %s 0x%" PRIx64 "\n", dumps[L], g->sample[0]);
+		printf("             heapsnap graph");
+		for (int k = 0; k < r->ndumps; k++)
+			printf(" %s", dumps[k]);
+		printf(" --leak %" PRIu64 " -o leak%" PRIu64 ".svg\n", i + 1, i + 1);
 	}
 	if (r->ngroups > max)
 		printf("\n(%" PRIu64 " more; see -n)\n", r->ngroups - max);

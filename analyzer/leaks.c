@@ -674,7 +674,8 @@ static int task_where(ctx *c, hsa_node v, hsa_str *out)
 /* Fills o for the reported group top, whose holder it takes; shown is the
  * group named as the leaking objects (top itself, or what top's members
  * carry, see promote). */
-static int fill_group(ctx *c, const group *top, const group *g, hsa_leak_group *o)
+static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *mem,
+                      uint64_t nm, hsa_leak_group *o)
 {
 	int L = c->n - 1;
 	const hsa_snap *s = &c->snaps[L];
@@ -693,12 +694,11 @@ static int fill_group(ctx *c, const group *top, const group *g, hsa_leak_group *
 	o->signature = take(&sig);
 	if (where.s)
 		o->where = take(&where);
-	/* samples: survivors first (the sample), then other members */
+	/* samples: a survivor first, then other members */
 	o->sample[o->nsample++] = s->addr[g->sample];
-	uint32_t gi = (uint32_t)(g - c->g);
-	for (uint64_t v = 0; v < s->n && o->nsample < HSA_LEAK_SAMPLES; v++)
-		if (c->gof[L][v] == gi && v != g->sample)
-			o->sample[o->nsample++] = s->addr[v];
+	for (uint64_t i = 0; i < nm && o->nsample < HSA_LEAK_SAMPLES; i++)
+		if (mem[i] != g->sample)
+			o->sample[o->nsample++] = s->addr[mem[i]];
 	int64_t rgrowth = g->growth;
 	int grew = 0, found0 = 0;
 	if (top->holder != HSA_NONE) {
@@ -939,7 +939,8 @@ static int build_report(ctx *c, hsa_leak_report *r)
 			continue;
 		hsa_leak_group *o = &r->groups[k++];
 		const group *shown = promote(c, order[i], order, no);
-		if (fill_group(c, g, shown, o))
+		uint32_t si = (uint32_t)(shown - c->g);
+		if (fill_group(c, g, shown, mem + moff[si], moff[si + 1] - moff[si], o))
 			goto done;
 		/* what else it holds, largest retained growth first */
 		int nalso = 0;

@@ -168,7 +168,7 @@ Test(leaks, growing_list_not_churn_cache_or_weakrefs)
 	cr_assert(strstr(out, "#1 list `_pending` in module `app` grew from 10 to 30 items"), "%s",
 	          out);
 	cr_assert(strstr(out, "   count     10 → 20 → 30 (10 made after dump 1"), "%s", out);
-	cr_assert(strstr(out, "   show      heapsnap show "), "%s", out);
+	cr_assert(strstr(out, "   see       heapsnap show "), "%s", out);
 	free(out);
 	/* two dumps: weaker, and it says so */
 	cr_assert_eq(td_run(&out, "leaks %s %s --json", d[0], d[1]), 0, "%s", out);
