@@ -190,13 +190,15 @@ const hsa_cmd hsa_cmd_leaks = {
 		"Give dumps of one process taken minutes or hours apart, oldest first. A\n"
 		"candidate is an object created after D1 and still alive in every later dump\n"
 		"(the three-snapshot technique; with two dumps, any object new in D2, a\n"
-		"weaker test). Candidates are grouped by type, allocation site and the\n"
-		"shape of their path from a root (indices and keys masked); a group is\n"
-		"reported when it grew in every dump. For each group the holder is the\n"
-		"deepest object on the paths of most members (the accumulation point).\n"
+		"weaker test). Candidates are grouped by type, allocation site (the\n"
+		"innermost frame outside Python's standard library, when tracemalloc was\n"
+		"tracing) and the shape of their path from a root (indices and keys\n"
+		"masked); a group is reported when it grew in every dump. Its holder is\n"
+		"the deepest object on the paths of most members (the accumulation point).\n"
 		"Churn (replaced, not accumulated), caches at their bound and weak\n"
 		"registries are not reported. Objects are matched across dumps by address\n"
-		"and type, sharpened by GC generation and allocation traceback.",
+		"and type, sharpened by GC generation and allocation traceback (see\n"
+		"'heapsnap diff --help').",
 	.min_pos = 2,
 	.max_pos = HSA_LEAK_MAX_DUMPS,
 	.opts = opts,

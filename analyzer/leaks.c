@@ -972,6 +972,26 @@ done:
 	return rc;
 }
 
+/* Warns when the dumps are of different processes (nothing can match) or
+ * not oldest first (what grew would read as what shrank). */
+static void check_order(const ctx *c)
+{
+	for (int k = 1; k < c->n; k++) {
+		sqlite3 *a = c->snaps[k - 1].db, *b = c->snaps[k].db;
+		int64_t pa = hsa_db_meta_int(a, "pid", 0), pb = hsa_db_meta_int(b, "pid", 0);
+		char *ta = hsa_db_meta_text(a, "time"), *tb = hsa_db_meta_text(b, "time");
+		if (pa && pb && pa != pb)
+			hsa_warn("'%s' and '%s' are dumps of different processes (pid %" PRId64 " and %" PRId64
+			         "): no object can be the same in both",
+			         c->snaps[k - 1].path, c->snaps[k].path, pa, pb);
+		else if (ta && tb && strtod(tb, NULL) < strtod(ta, NULL))
+			hsa_warn("'%s' was dumped before '%s': give the dumps oldest first", c->snaps[k].path,
+			         c->snaps[k - 1].path);
+		free(ta);
+		free(tb);
+	}
+}
+
 static void ctx_free(ctx *c)
 {
 	for (int k = 0; k < c->n; k++) {
@@ -1018,6 +1038,7 @@ int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char 
 	c.n = n;
 	r->ndumps = n;
 	r->weak = n == 2;
+	check_order(&c);
 	for (int k = 0; k < n; k++) {
 		r->objects[k] = c.snaps[k].n;
 		if (!(c.sig[k] = calloc(c.snaps[k].n ? c.snaps[k].n : 1, sizeof(uint32_t)))) {

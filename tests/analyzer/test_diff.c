@@ -35,6 +35,8 @@ static char *app_dump(const char *name, int dump, int reuse)
 	char *path = td_path(name);
 	tdump *t = td_open(path);
 	int items = PER_DUMP * dump;
+	hs_writer_meta_int(td_writer(t), "pid", 4242);
+	hs_writer_meta_f64(td_writer(t), "time", 1000.0 + dump);
 	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
 	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
 	td_object(t, &mod);
@@ -174,6 +176,12 @@ Test(leaks, growing_list_not_churn_cache_or_weakrefs)
 	cr_assert_eq(td_run(&out, "leaks %s %s --json", d[0], d[1]), 0, "%s", out);
 	cr_assert(strstr(out, "\"weak\":true,\"caveat\":\"only two dumps"), "%s", out);
 	cr_assert(strstr(out, "grew from 10 to 20 items"), "%s", out);
+	free(out);
+	/* newest first: nothing grew, and a warning says why */
+	cr_assert_eq(td_run(&out, "leaks %s %s %s 2>&1", d[2], d[1], d[0]), 0, "%s", out);
+	cr_assert(strstr(out, "l2.hsnap' was dumped before '"), "%s", out);
+	cr_assert(strstr(out, "give the dumps oldest first"), "%s", out);
+	cr_assert(strstr(out, "no leak found"), "%s", out);
 	free(out);
 	/* the same dump three times: nothing grows */
 	cr_assert_eq(td_run(&out, "leaks %s %s %s", d[2], d[2], d[2]), 0, "%s", out);
