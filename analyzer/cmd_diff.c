@@ -128,6 +128,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	hsa_table *tab = NULL;
 	int rc = -1;
 	int64_t tot[2][2];
+	err[0] = 0;
 	if (hsa_dbs_open(db, (const char *const *)paths, 2, err, errlen) ||
 	    read_groups(db[0], paths[0], by, 0, &t, err, errlen) ||
 	    read_groups(db[1], paths[1], by, 1, &t, err, errlen))
@@ -191,7 +192,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	const char *heads[] = {hsa_group_by[by], "count", "Δcount", "size", "Δsize", "retained",
 	                       "Δretained"};
 	if (!(tab = hsa_table_new(7, heads, "lrrrrrr")))
-		goto oom;
+		goto done;
 	for (uint64_t i = 0; i < n; i++) {
 		const row *w = &t.r[i];
 		if (hsa_table_row(tab) || hsa_table_cell(tab, "%s", hsa_names_str(&t.names, w->name)) ||
@@ -201,14 +202,13 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 		    hsa_table_cell(tab, "%s", signed_text(w->v[SIZE][1] - w->v[SIZE][0], 1, b)) ||
 		    hsa_table_cell(tab, "%s", hsa_human_size((uint64_t)w->v[RETAINED][1], a)) ||
 		    hsa_table_cell(tab, "%s", signed_text(w->v[RETAINED][1] - w->v[RETAINED][0], 1, b)))
-			goto oom;
+			goto done;
 	}
 	hsa_table_print(tab, stdout, "  ");
 	rc = 0;
-	goto done;
-oom:
-	snprintf(err, errlen, "out of memory");
 done:
+	if (rc && !err[0])
+		snprintf(err, errlen, "out of memory");
 	hsa_table_free(tab);
 	rows_free(&t);
 	sqlite3_close(db[0]);
@@ -260,13 +260,17 @@ static int group_names(const hsa_snap *s, int by, hsa_names *names, rows *t, hsa
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		uint32_t g = hsa_names_id(&t->names, name ? name : "", name ? strlen(name) : 0);
-		if (g == HSA_KMAP_NONE)
-			goto oom;
+		if (g == HSA_KMAP_NONE) {
+			r = SQLITE_NOMEM;
+			break;
+		}
 		if (by == 1) {
 			const char *type = (const char *)sqlite3_column_text(st, 0);
 			uint32_t key[4] = {hsa_names_id(names, type ? type : "", type ? strlen(type) : 0)};
-			if (key[0] == HSA_KMAP_NONE || hsa_kmap_put(modules, key, g) == HSA_KMAP_NONE)
-				goto oom;
+			if (key[0] == HSA_KMAP_NONE || hsa_kmap_put(modules, key, g) == HSA_KMAP_NONE) {
+				r = SQLITE_NOMEM;
+				break;
+			}
 			continue;
 		}
 		int64_t id = sqlite3_column_int64(st, 0);
@@ -275,23 +279,22 @@ static int group_names(const hsa_snap *s, int by, hsa_names *names, rows *t, hsa
 		if ((uint64_t)id >= *nframe) {
 			uint64_t cap = (uint64_t)id * 2 + 1;
 			uint32_t *p = realloc(*frame, cap * sizeof(uint32_t));
-			if (!p)
-				goto oom;
+			if (!p) {
+				r = SQLITE_NOMEM;
+				break;
+			}
 			memset(p + *nframe, 0, (cap - *nframe) * sizeof(uint32_t));
 			*frame = p;
 			*nframe = cap;
 		}
 		(*frame)[id] = g;
 	}
+	if (r == SQLITE_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	else if (r != SQLITE_DONE)
+		snprintf(err, errlen, "'%s': database query failed: %s", s->path, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
-	if (r == SQLITE_DONE)
-		return 0;
-	snprintf(err, errlen, "'%s': database query failed: %s", s->path, sqlite3_errmsg(s->db));
-	return -1;
-oom:
-	sqlite3_finalize(st);
-	snprintf(err, errlen, "out of memory");
-	return -1;
+	return r == SQLITE_DONE ? 0 : -1;
 }
 
 static int diff_new(char **paths, int by, uint64_t max, int json, char *err, size_t errlen)
@@ -306,13 +309,14 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 	rows t = {0};
 	hsa_table *tab = NULL;
 	int rc = -1;
+	err[0] = 0;
 	if (hsa_snaps_open(s, (const char *const *)paths, 2, &names, err, errlen))
 		return -1;
 	const hsa_snap *nw = &s[1];
 	m = malloc((nw->n ? nw->n : 1) * sizeof(hsa_node));
 	f = malloc((nw->n ? nw->n : 1) * sizeof(fresh));
 	if (!m || !f || hsa_match(&s[0], nw, m) < 0)
-		goto oom;
+		goto done;
 	if (group_names(nw, by, &names, &t, &modules, &frame, &nframe, err, errlen))
 		goto done;
 	for (uint64_t v = 0; v < nw->n; v++) {
@@ -328,7 +332,7 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 		                   : by == 2 ? "(no allocation traceback)" : "builtins";
 		row *w = row_of(&t, name);
 		if (!w)
-			goto oom;
+			goto done;
 		w->v[COUNT][1]++;
 		w->v[SIZE][1] += (int64_t)nw->size[v];
 		bytes += nw->size[v];
@@ -363,23 +367,25 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 		printf("%s objects (%s) of %s were not in %s (same address and type, GC generation"
 		       " not younger, same allocation traceback)\n",
 		       hsa_human_count(nf, a), hsa_human_size(bytes, b), paths[1], paths[0]);
-		if (!nf)
-			goto ok;
+		if (!nf) {
+			rc = 0;
+			goto done;
+		}
 		const char *gh[] = {hsa_group_by[by], "count", "size"};
 		if (!(tab = hsa_table_new(3, gh, "lrr")))
-			goto oom;
+			goto done;
 		for (uint64_t i = 0; i < ng; i++)
 			if (hsa_table_row(tab) ||
 			    hsa_table_cell(tab, "%s", hsa_names_str(&t.names, t.r[i].name)) ||
 			    hsa_table_cell(tab, "%s", hsa_human_count((uint64_t)t.r[i].v[COUNT][1], a)) ||
 			    hsa_table_cell(tab, "%s", hsa_human_size((uint64_t)t.r[i].v[SIZE][1], b)))
-				goto oom;
+				goto done;
 		hsa_table_print(tab, stdout, "  ");
 		hsa_table_free(tab);
 		printf("\nthe largest of them by retained size:\n");
 		const char *oh[] = {"address", "type", "size", "retained", "site"};
 		if (!(tab = hsa_table_new(5, oh, "llrrl")))
-			goto oom;
+			goto done;
 	}
 	for (uint64_t i = 0; i < no; i++) {
 		hsa_node v = f[i].v;
@@ -403,7 +409,7 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 		           hsa_table_cell(tab, "%s", hsa_human_size(nw->size[v], a)) ||
 		           hsa_table_cell(tab, "%s", live ? hsa_human_size(nw->retained[v], b) : "garbage") ||
 		           hsa_table_cell(tab, "%s", site ? hsa_names_str(&names, site) : "")) {
-			goto oom;
+			goto done;
 		}
 	}
 	if (json) {
@@ -413,12 +419,10 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 	} else {
 		hsa_table_print(tab, stdout, "  ");
 	}
-ok:
 	rc = 0;
-	goto done;
-oom:
-	snprintf(err, errlen, "out of memory");
 done:
+	if (rc && !err[0])
+		snprintf(err, errlen, "out of memory");
 	hsa_table_free(tab);
 	rows_free(&t);
 	hsa_names_free(&names);

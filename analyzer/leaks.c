@@ -880,7 +880,7 @@ static int build_report(ctx *c, hsa_leak_report *r)
 	moff = calloc(c->ng + 1, sizeof(uint64_t));
 	mem = malloc((s->n ? s->n : 1) * sizeof(hsa_node));
 	if (!moff || !mem)
-		goto oom;
+		goto done;
 	for (uint64_t v = 0; v < s->n; v++)
 		if (c->gof[L][v] != HSA_KMAP_NONE)
 			moff[c->gof[L][v] + 1]++;
@@ -889,7 +889,7 @@ static int build_report(ctx *c, hsa_leak_report *r)
 	{
 		uint64_t *fill = calloc(c->ng + 1, sizeof(uint64_t));
 		if (!fill)
-			goto oom;
+			goto done;
 		for (uint64_t v = 0; v < s->n; v++) {
 			uint32_t gi = c->gof[L][v];
 			if (gi != HSA_KMAP_NONE)
@@ -931,7 +931,7 @@ static int build_report(ctx *c, hsa_leak_report *r)
 			r->ngroups++;
 	r->groups = calloc(r->ngroups ? r->ngroups : 1, sizeof(hsa_leak_group));
 	if (!r->groups)
-		goto oom;
+		goto done;
 	uint64_t k = 0;
 	for (uint64_t i = 0; i < no; i++) {
 		const group *g = &c->g[order[i]];
@@ -953,18 +953,17 @@ static int build_report(ctx *c, hsa_leak_report *r)
 			    hsa_str_printf(&also, "%s%s ×%s", nalso > 1 ? ", " : "",
 			                   short_name(hsa_names_str(&c->names, f->type)),
 			                   hsa_human_count(f->count[L], n1)))
-				goto oom;
+				goto done;
 		}
 		if (nalso > ALSO_MAX && hsa_str_printf(&also, ", %d more groups", nalso - ALSO_MAX))
-			goto oom;
+			goto done;
 		if (also.s)
 			o->also = take(&also);
 	}
 	rc = 0;
-	goto done;
-oom:
-	oom(c);
 done:
+	if (rc && !c->err[0])
+		oom(c);
 	free(order);
 	free(mem);
 	free(moff);

@@ -217,11 +217,10 @@ static int read_objects(job *jb)
 {
 	hsa_snap *s = jb->s;
 	sqlite3_stmt *st = NULL;
-	int rc = -1;
-	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM objects", jb->err, sizeof(jb->err))))
+	int rc = -1, nomem = 0;
+	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM objects", jb->err, sizeof(jb->err))) ||
+	    sqlite3_step(st) != SQLITE_ROW)
 		goto done;
-	if (sqlite3_step(st) != SQLITE_ROW)
-		goto dberr;
 	int64_t n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
@@ -243,7 +242,7 @@ static int read_objects(job *jb)
 	s->plabel = calloc(c, sizeof(uint32_t));
 	if (!s->addr || !jb->db_type || !s->flags || !s->trace || !s->parent || !s->idom ||
 	    !s->retained || !s->size || !s->pkind || !s->plabel) {
-		read_failed(s, 1, jb->err, sizeof(jb->err));
+		nomem = 1;
 		goto done;
 	}
 	memset(s->parent, 0xff, c * sizeof(hsa_node));
@@ -272,7 +271,7 @@ static int read_objects(job *jb)
 		s->size[v] = (uint64_t)sqlite3_column_int64(st, 9);
 	}
 	if (r != SQLITE_DONE)
-		goto dberr;
+		goto done;
 	sqlite3_finalize(st);
 	if (!(st = hsa_db_prepare(s->db, "SELECT src, dst, kind, label FROM refs WHERE kind != 11",
 	                          jb->err, sizeof(jb->err))))
@@ -287,13 +286,10 @@ static int read_objects(job *jb)
 		s->plabel[dst] = kind != HS_E_INDEX && label > 0 && label < UINT32_MAX ? (uint32_t)label
 		                                                                        : 0;
 	}
-	if (r != SQLITE_DONE)
-		goto dberr;
-	rc = 0;
-	goto done;
-dberr:
-	read_failed(s, 0, jb->err, sizeof(jb->err));
+	rc = r == SQLITE_DONE ? 0 : -1;
 done:
+	if (rc && !jb->err[0])
+		read_failed(s, nomem, jb->err, sizeof(jb->err));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -325,19 +321,21 @@ static int read_traces(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	hsa_str all = {0};
-	int rc = -1, r, app = 0;
+	int rc = -1, r, app = 0, nomem = 0;
 	int64_t cur = -1;
 	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM tracebacks", err, errlen)) ||
 	    sqlite3_step(st) != SQLITE_ROW)
-		goto dberr;
+		goto done;
 	int64_t n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
 	s->ntraces = n > 0 && n < UINT32_MAX ? (uint64_t)n : 0;
 	s->trace_site = calloc(s->ntraces + 1, sizeof(uint32_t));
 	s->trace_all = calloc(s->ntraces + 1, sizeof(uint32_t));
-	if (!s->trace_site || !s->trace_all)
-		goto oom;
+	if (!s->trace_site || !s->trace_all) {
+		nomem = 1;
+		goto done;
+	}
 	static const char sql[] =
 		"SELECT tf.traceback, tf.depth, f.filename || ':' || f.lineno FROM traceback_frames tf"
 		" JOIN frames f ON f.id = tf.frame ORDER BY tf.traceback, tf.depth";
@@ -347,13 +345,13 @@ static int read_traces(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 	for (;;) {
 		r = sqlite3_step(st);
 		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			goto dberr;
+			goto done;
 		int64_t tb = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -2;
 		if (tb != cur && cur > 0 && (uint64_t)cur <= s->ntraces && all.s) {
-			uint32_t id = hsa_names_id(names, all.s, all.len);
-			if (id == HSA_KMAP_NONE)
-				goto oom;
-			s->trace_all[cur] = id;
+			if ((s->trace_all[cur] = hsa_names_id(names, all.s, all.len)) == HSA_KMAP_NONE) {
+				nomem = 1;
+				goto done;
+			}
 		}
 		if (r == SQLITE_DONE)
 			break;
@@ -367,23 +365,21 @@ static int read_traces(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 		 * program (not the standard library) when there is one. */
 		if (tb > 0 && (uint64_t)tb <= s->ntraces && at && !app &&
 		    (!s->trace_site[tb] || !stdlib(at))) {
-			uint32_t id = hsa_names_id(names, at, strlen(at));
-			if (id == HSA_KMAP_NONE)
-				goto oom;
-			s->trace_site[tb] = id;
+			if ((s->trace_site[tb] = hsa_names_id(names, at, strlen(at))) == HSA_KMAP_NONE) {
+				nomem = 1;
+				goto done;
+			}
 			app = !stdlib(at);
 		}
-		if (at && hsa_str_printf(&all, "%s%s", all.len ? " <- " : "", at))
-			goto oom;
+		if (at && hsa_str_printf(&all, "%s%s", all.len ? " <- " : "", at)) {
+			nomem = 1;
+			goto done;
+		}
 	}
 	rc = 0;
-	goto done;
-oom:
-	read_failed(s, 1, err, errlen);
-	goto done;
-dberr:
-	read_failed(s, 0, err, errlen);
 done:
+	if (rc)
+		read_failed(s, nomem, err, errlen);
 	sqlite3_finalize(st);
 	hsa_str_free(&all);
 	return rc;
@@ -437,7 +433,7 @@ static int read_roots(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, err, errlen);
 	hsa_str w = {0};
 	uint64_t cap = 0;
-	int rc = -1, r;
+	int rc = -1, r, nomem = 1;
 	if (!st)
 		return -1;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -449,7 +445,7 @@ static int read_roots(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 			cap = cap ? cap * 2 : 256;
 			hsa_snap_root *p = realloc(s->roots, cap * sizeof(hsa_snap_root));
 			if (!p)
-				goto oom;
+				goto done;
 			s->roots = p;
 		}
 		uint32_t kind = root_kind((const char *)sqlite3_column_text(st, 1));
@@ -457,18 +453,18 @@ static int read_roots(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 		if (root_words(kind, (const char *)sqlite3_column_text(st, 2),
 		               (const char *)sqlite3_column_text(st, 3),
 		               (const char *)sqlite3_column_text(st, 4), &w))
-			goto oom;
+			goto done;
 		uint32_t text = hsa_names_id(names, w.s, w.len);
 		if (text == HSA_KMAP_NONE)
-			goto oom;
+			goto done;
 		s->roots[s->nroots++] = (hsa_snap_root){(hsa_node)(id - 1), kind, text};
 	}
 	/* ORDER BY r.object keeps them sorted by node already. */
-	rc = r == SQLITE_DONE ? 0 : read_failed(s, 0, err, errlen);
-	goto done;
-oom:
-	read_failed(s, 1, err, errlen);
+	nomem = 0;
+	rc = r == SQLITE_DONE ? 0 : -1;
 done:
+	if (rc)
+		read_failed(s, nomem, err, errlen);
 	sqlite3_finalize(st);
 	hsa_str_free(&w);
 	return rc;
@@ -482,7 +478,7 @@ static int read_types(hsa_snap *s, const uint32_t *db_type, hsa_names *names, ch
 	                                  errlen);
 	uint32_t *map = NULL;
 	uint64_t nmap = 0;
-	int rc = -1, r;
+	int rc = -1, r, nomem = 1;
 	if (!st)
 		return -1;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -494,29 +490,28 @@ static int read_types(hsa_snap *s, const uint32_t *db_type, hsa_names *names, ch
 			uint64_t cap = (uint64_t)id * 2;
 			uint32_t *p = realloc(map, cap * sizeof(uint32_t));
 			if (!p)
-				goto oom;
+				goto done;
 			memset(p + nmap, 0, (cap - nmap) * sizeof(uint32_t));
 			map = p;
 			nmap = cap;
 		}
 		if ((map[id] = hsa_names_id(names, name ? name : "", name ? strlen(name) : 0)) ==
 		    HSA_KMAP_NONE)
-			goto oom;
+			goto done;
 	}
 	if (r != SQLITE_DONE) {
-		read_failed(s, 0, err, errlen);
+		nomem = 0;
 		goto done;
 	}
 	s->type = malloc((s->n ? s->n : 1) * sizeof(uint32_t));
 	if (!s->type)
-		goto oom;
+		goto done;
 	for (uint64_t v = 0; v < s->n; v++)
 		s->type[v] = db_type[v] < nmap ? map[db_type[v]] : 0;
 	rc = 0;
-	goto done;
-oom:
-	read_failed(s, 1, err, errlen);
 done:
+	if (rc)
+		read_failed(s, nomem, err, errlen);
 	sqlite3_finalize(st);
 	free(map);
 	return rc;
