@@ -27,7 +27,9 @@ typedef struct hsa_leak_group {
 	char *type;      /* full type name of the members: "app.stats.Task" */
 	char *via;       /* the holder's items' type when they only carry the
 	                    members ("tuple": lru_cache keys holding self;
-	                    "method": callbacks holding their object), or NULL */
+	                    "method": callbacks holding their object), or NULL;
+	                    type, site, signature and the figures below are then
+	                    those of the carried objects */
 	char *site;      /* where they were made, "/app/stats.py:52": the innermost
 	                    allocation frame outside the standard library (else
 	                    the innermost), or NULL without tracemalloc */
@@ -39,7 +41,8 @@ typedef struct hsa_leak_group {
 	int64_t retained_growth;  /* retained[last] - retained[0] */
 	uint64_t survivors;       /* members new after the first dump and alive
 	                             in every later one (two dumps: new ones) */
-	uint64_t sample[HSA_LEAK_SAMPLES]; /* addresses of members in the last dump */
+	uint64_t sample[HSA_LEAK_SAMPLES]; /* addresses of members in the last dump,
+	                                      a survivor first */
 	int nsample;
 
 	/* The accumulation point, in the last dump. holder_addr is 0 when no
@@ -49,14 +52,18 @@ typedef struct hsa_leak_group {
 	char *holder;        /* for people: "list `_pending` in module `app.stats`" */
 	char *holder_path;   /* path from a root to the holder, with addresses
 	                        left out: "module app.stats → __dict__['_pending'] → list" */
-	uint64_t holder_len[HSA_LEAK_MAX_DUMPS];      /* its fan-out (references) per
-	                                                 dump, 0 where not found */
+	uint64_t holder_len[HSA_LEAK_MAX_DUMPS];      /* its fan-out per dump: its length,
+	                                                 or its references when it has
+	                                                 none; 0 where not found */
 	uint64_t holder_retained[HSA_LEAK_MAX_DUMPS]; /* its retained size per dump */
-	char *where; /* where pending tasks wait: "writer_process() at influx.py:52",
-	                or NULL */
-	char *also;  /* other groups folded into this one (same holder):
+	char *where; /* where pending tasks wait: "`ship()` at app.py:30, awaiting
+	                `Event.wait()` at locks.py:213", or NULL */
+	char *also;  /* other groups folded into this one (reached through its
+	                members, or with the same holder), largest first:
 	                "traceback ×20, frame ×40", or NULL */
-	char *sentence; /* the finding in one sentence, as the command prints it */
+	char *sentence; /* the finding in one sentence, as the command prints it
+	                   (its retained growth is the larger of the group's and
+	                   the holder's) */
 } hsa_leak_group;
 
 typedef struct hsa_leak_report {
