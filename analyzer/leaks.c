@@ -852,6 +852,12 @@ static const group *promote(const ctx *c, uint32_t top, const uint32_t *order, u
 	return best;
 }
 
+/* A type of the objects folded into a group, and how many there are. */
+typedef struct also_kind {
+	uint32_t type;
+	uint64_t count;
+} also_kind;
+
 static int build_report(ctx *c, hsa_leak_report *r)
 {
 	int L = c->n - 1;
@@ -942,20 +948,32 @@ static int build_report(ctx *c, hsa_leak_report *r)
 		uint32_t si = (uint32_t)(shown - c->g);
 		if (fill_group(c, g, shown, mem + moff[si], moff[si + 1] - moff[si], o))
 			goto done;
-		/* what else it holds, largest retained growth first */
-		int nalso = 0;
+		/* what else it holds by type, largest retained growth first */
+		also_kind kinds[ALSO_MAX];
+		int nk = 0;
+		uint64_t more = 0;
 		for (uint64_t j = 0; j < no; j++) {
 			const group *f = &c->g[order[j]];
 			if ((f->into != order[i] && f != g) || f == shown)
 				continue;
+			int x = 0;
+			while (x < nk && kinds[x].type != f->type)
+				x++;
+			if (x < nk)
+				kinds[x].count += f->count[L];
+			else if (nk < ALSO_MAX)
+				kinds[nk++] = (also_kind){f->type, f->count[L]};
+			else
+				more++;
+		}
+		for (int x = 0; x < nk; x++) {
 			char n1[32];
-			if (nalso++ < ALSO_MAX &&
-			    hsa_str_printf(&also, "%s%s ×%s", nalso > 1 ? ", " : "",
-			                   short_name(hsa_names_str(&c->names, f->type)),
-			                   hsa_human_count(f->count[L], n1)))
+			if (hsa_str_printf(&also, "%s%s ×%s", x ? ", " : "",
+			                   short_name(hsa_names_str(&c->names, kinds[x].type)),
+			                   hsa_human_count(kinds[x].count, n1)))
 				goto done;
 		}
-		if (nalso > ALSO_MAX && hsa_str_printf(&also, ", %d more groups", nalso - ALSO_MAX))
+		if (more && hsa_str_printf(&also, ", %" PRIu64 " more groups", more))
 			goto done;
 		if (also.s)
 			o->also = take(&also);
