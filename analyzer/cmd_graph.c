@@ -106,9 +106,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	const char *type = hsa_arg(cmd, &a, "type"), *out = hsa_arg(cmd, &a, "output");
 	int refs = hsa_arg(cmd, &a, "refs") != NULL;
 	uint64_t leak = 0;
-	if (hsa_arg_count(cmd, &a, "depth", 4, &depth) ||
-	    hsa_arg_count(cmd, &a, "max-nodes", 80, &max_nodes) ||
-	    hsa_arg_count(cmd, &a, "leak", 0, &leak))
+	if (hsa_arg_count(cmd, &a, "leak", 0, &leak) ||
+	    hsa_arg_count(cmd, &a, "depth", leak ? HSA_VIZ_LEAK_DEPTH : 4, &depth) ||
+	    hsa_arg_count(cmd, &a, "max-nodes", 80, &max_nodes))
 		goto done;
 	const char *format = out ? hsa_viz_format(out) : NULL;
 	if (!out) {
@@ -182,7 +182,7 @@ static const hsa_opt opts[] = {
 	{"leak", 0, "K", "start from leak group K of 'heapsnap leaks' on the same dumps"},
 	{"backrefs", 0, NULL, "draw who refers to the objects, up to a root (default)"},
 	{"refs", 0, NULL, "draw what the objects refer to"},
-	{"depth", 0, "N", "follow references N hops from the start (default 4)"},
+	{"depth", 0, "N", "follow references N hops from the start (default 4; 1 with --leak)"},
 	{"max-nodes", 0, "N", "draw N boxes at most, folds included (default 80)"},
 	{"output", 'o', "FILE", "write FILE.svg, .png, .pdf or .dot (Graphviz source)"},
 	{NULL, 0, NULL, NULL},
@@ -197,11 +197,12 @@ const hsa_cmd hsa_cmd_graph = {
 	           "size; the start object is orange, roots have a double border (modules\n"
 	           "green, thread frames blue, asyncio tasks purple, references held from C\n"
 	           "red) and the shortest path from a root is drawn in red, always. Edges are\n"
-	           "labelled with the key, attribute, index or local variable. More than 10\n"
-	           "new referrers of one object fold into a '+N more referrers' box counting\n"
-	           "them by type. OBJ is 0xADDR or TYPE[#k] as for 'show'. With --leak K,\n"
-	           "give the dumps 'heapsnap leaks' compared, oldest first: the picture of\n"
-	           "the last shows the holder of group K and some of its members.",
+	           "labelled with the key, attribute, index or local variable. New referrers\n"
+	           "of one object beyond 10 (or 3 of one type) fold into a '+N more\n"
+	           "referrers' box counting them by type. OBJ is 0xADDR or TYPE[#k] as for\n"
+	           "'show'. With --leak K, give the dumps 'heapsnap leaks' compared, oldest\n"
+	           "first: the picture of the last shows the holder of group K and some of\n"
+	           "its members.",
 	.min_pos = 1,
 	.max_pos = HSA_LEAK_MAX_DUMPS,
 	.opts = opts,

@@ -45,14 +45,14 @@ static int series(hsa_str *out, const uint64_t *v, int n, int bytes)
 	return rc;
 }
 
-/* A picture of starts in the last dump, inline. */
-static int graph(report *r, const int64_t *starts, size_t n, const char *caption,
-                 const char *id)
+/* A picture of who holds starts in the last dump, inline. */
+static int graph(report *r, const int64_t *starts, size_t n, uint64_t depth,
+                 const char *caption, const char *id)
 {
 	hsa_viz *v = NULL;
 	char *svg = NULL;
 	size_t len = 0;
-	hsa_viz_opts o = {.depth = GRAPH_DEPTH, .max_nodes = GRAPH_NODES, .fan = 10,
+	hsa_viz_opts o = {.depth = depth, .max_nodes = GRAPH_NODES, .fan = 10,
 	                  .caption = caption, .id = id};
 	int rc = hsa_viz_build(r->last, starts, n, &o, &v, r->err, sizeof(r->err)) ||
 	         hsa_viz_render(v, "svg", NULL, &svg, &len, r->err, sizeof(r->err));
@@ -158,7 +158,7 @@ static int leak_detail(report *r, uint64_t i, const hsa_leak_group *g)
 	snprintf(id, sizeof(id), "leak%" PRIu64, i + 1);
 	int rc = hsa_str_printf(&cap, "leak %" PRIu64 ": %s", i + 1,
 	                        g->holder ? g->holder : g->type) ||
-	         graph(r, starts, n, cap.s, id);
+	         graph(r, starts, n, HSA_VIZ_LEAK_DEPTH, cap.s, id);
 	hsa_str_free(&cap);
 	return rc;
 }
@@ -228,7 +228,7 @@ static int largest_section(report *r)
 	if (!rc && top) {
 		hsa_str cap = {0};
 		rc = hsa_str_printf(&cap, "who holds ") || hsa_db_describe(r->last, top, &cap) ||
-		     graph(r, &top, 1, cap.s, "largest");
+		     graph(r, &top, 1, GRAPH_DEPTH, cap.s, "largest");
 		hsa_str_free(&cap);
 	}
 	return rc;

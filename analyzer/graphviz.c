@@ -15,6 +15,7 @@
 #include "path.h"
 
 #define MAX_TALLY 64 /* types counted separately in a fold */
+#define PER_TYPE 3   /* new neighbours of one type drawn per object */
 
 typedef struct vnode {
 	int64_t id;      /* object id; 0 for a fold or an elided stretch of path */
@@ -177,17 +178,16 @@ done:
 	return rc;
 }
 
-static void count_type(tally *t, int *nt, uint64_t *other, int64_t type)
+/* The entry of type in t[0..*nt), added while there is room, else NULL. */
+static tally *entry(tally *t, int *nt, int64_t type)
 {
 	for (int i = 0; i < *nt; i++)
-		if (t[i].type == type) {
-			t[i].n++;
-			return;
-		}
-	if (*nt < MAX_TALLY)
-		t[(*nt)++] = (tally){type, 1};
-	else
-		(*other)++;
+		if (t[i].type == type)
+			return &t[i];
+	if (*nt == MAX_TALLY)
+		return NULL;
+	t[*nt] = (tally){type, 0};
+	return &t[(*nt)++];
 }
 
 static int by_count(const void *a, const void *b)
@@ -228,8 +228,9 @@ static int fold_text(hsa_viz *v, uint64_t hidden, tally *t, int nt, uint64_t oth
 	return rc;
 }
 
-/* Draws up to fan new neighbours of node k and the edges to those already
- * drawn; folds the rest into one node while the budget allows. */
+/* Draws up to fan new neighbours of node k (PER_TYPE of one type at most,
+ * so that a crowd of one kind shows its variety) and the edges to those
+ * already drawn; folds the rest into one node while the budget allows. */
 static int expand(hsa_viz *v, uint32_t k)
 {
 	static const char *const sql[2] = {
@@ -239,8 +240,8 @@ static int expand(hsa_viz *v, uint32_t k)
 		" WHERE r.src = ? ORDER BY r.seq",
 	};
 	sqlite3_stmt *st = NULL;
-	tally t[MAX_TALLY];
-	int nt = 0, rc = -1;
+	tally t[MAX_TALLY], drawn[MAX_TALLY];
+	int nt = 0, nd = 0, rc = -1;
 	uint64_t shown = 0, hidden = 0, other = 0;
 	int64_t last = 0;
 	if (sqlite3_prepare_v2(v->db, sql[v->o.refs != 0], -1, &st, NULL) != SQLITE_OK)
@@ -257,14 +258,23 @@ static int expand(hsa_viz *v, uint32_t k)
 		if (o == UINT32_MAX && id == last)
 			continue; /* a second reference from a neighbour folded already */
 		last = id;
+		int64_t type = sqlite3_column_int64(st, 3);
 		/* One node stays free for the fold while neighbours remain. */
 		if (o == UINT32_MAX && shown < v->o.fan && v->nn + 1 < v->o.max_nodes) {
-			o = add_node(v, id, dist + 1);
-			shown++;
+			tally *d = entry(drawn, &nd, type);
+			if (d && d->n < PER_TYPE) {
+				d->n++;
+				o = add_node(v, id, dist + 1);
+				shown++;
+			}
 		}
 		if (o == UINT32_MAX) {
+			tally *h = entry(t, &nt, type);
 			hidden++;
-			count_type(t, &nt, &other, sqlite3_column_int64(st, 3));
+			if (h)
+				h->n++;
+			else
+				other++;
 			continue;
 		}
 		if (v->o.refs ? add_edge(v, k, o, kind, label, 0) : add_edge(v, o, k, kind, label, 0))

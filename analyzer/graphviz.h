@@ -47,6 +47,9 @@ void hsa_viz_free(hsa_viz *v);
  * holder and three members (five members without a holder). Returns how
  * many of them the dump has. */
 #define HSA_VIZ_LEAK_STARTS 5
+/* Leak pictures look one hop around these: the path shows why the holder
+ * lives, the hop who else holds the members. */
+#define HSA_VIZ_LEAK_DEPTH 1
 struct hsa_leak_group;
 size_t hsa_viz_leak_starts(sqlite3 *db, const struct hsa_leak_group *g,
                            int64_t starts[HSA_VIZ_LEAK_STARTS]);
