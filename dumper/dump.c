@@ -102,8 +102,7 @@ static double elapsed(const struct timespec *t0)
 int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
                struct hs_dump_result *res, char *err, size_t errlen)
 {
-	static const struct hs_dump_opts defaults = { HS_VALUES_PREVIEW, 0, 0,
-	                                              NULL };
+	static const struct hs_dump_opts defaults = { .values = HS_VALUES_PREVIEW };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int code = 0;

@@ -34,6 +34,9 @@ struct hs_dump_opts {
 	/* Extra string metadata, e.g. what triggered the dump: NULL, or an
 	 * array of key, value, key, value, ..., NULL. */
 	const char *const *meta;
+	/* The process the dump describes (metadata pid and ppid); 0: this
+	 * one. A fork()ed child dumping for its parent passes the parent's. */
+	long pid, ppid;
 };
 
 struct hs_dump_result {

@@ -250,5 +250,7 @@ void hsd_tm_free(struct hsd_ctx *c);
 /* meta.c */
 int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled);
 int hsd_meta_end(struct hsd_ctx *c, double seconds);
+/* This process's resident set in bytes (/proc/self/statm), or 0. */
+uint64_t hsd_rss_bytes(void);
 
 #endif

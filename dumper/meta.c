@@ -75,7 +75,7 @@ static int argv_meta(struct hsd_ctx *c)
 	return rc;
 }
 
-static uint64_t rss_bytes(void)
+uint64_t hsd_rss_bytes(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
 	unsigned long long size = 0, resident = 0;
@@ -105,8 +105,10 @@ int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled)
 		buf[b.len] = '\0';
 		rc |= hs_writer_meta_str(w, "executable", buf);
 	}
-	rc |= hs_writer_meta_uint(w, "pid", (uint64_t)getpid());
-	rc |= hs_writer_meta_uint(w, "ppid", (uint64_t)getppid());
+	rc |= hs_writer_meta_uint(w, "pid", (uint64_t)(c->opts->pid ? c->opts->pid
+	                                                         : getpid()));
+	rc |= hs_writer_meta_uint(w, "ppid", (uint64_t)(c->opts->pid ? c->opts->ppid
+	                                                          : getppid()));
 	if (gethostname(buf, sizeof(buf)) == 0) {
 		buf[sizeof(buf) - 1] = '\0';
 		rc |= hs_writer_meta_str(w, "host", buf);
@@ -120,7 +122,7 @@ int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled)
 	gmtime_r(&now.tv_sec, &utc);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &utc);
 	rc |= hs_writer_meta_str(w, "time.utc", buf);
-	rc |= hs_writer_meta_uint(w, "rss", rss_bytes());
+	rc |= hs_writer_meta_uint(w, "rss", hsd_rss_bytes());
 	rc |= hs_writer_meta_uint(w, "gc.enabled", (uint64_t)gc_enabled);
 	for (int g = 0; g < NUM_GENERATIONS; g++) {
 		const struct gc_generation *gen = &c->interp->gc.generations[g];

@@ -1,5 +1,6 @@
 /*
- * module.c - the Python binding: heapsnap._dumper.dump(path, values).
+ * module.c - the Python binding: heapsnap._dumper.dump(path, values), and
+ * _install, _uninstall and _after_fork behind heapsnap.install().
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -7,13 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dump.h"
+#include "triggers.h"
 
 /* True if o is the str s. */
 static int is_str(PyObject *o, const char *s)
 {
 	return PyUnicode_Check(o) && PyUnicode_CompareWithASCIIString(o, s) == 0;
+}
+
+/* The enum hs_values for 'preview' or 'none'; -1 with ValueError. */
+static int values_of(PyObject *o)
+{
+	if (is_str(o, "preview"))
+		return HS_VALUES_PREVIEW;
+	if (is_str(o, "none"))
+		return HS_VALUES_NONE;
+	PyErr_Format(PyExc_ValueError, "values must be 'preview' or 'none', not %R", o);
+	return -1;
 }
 
 PyDoc_STRVAR(dump_doc,
@@ -36,15 +50,8 @@ static PyObject *dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	struct hs_dump_opts opts = { 0 };
 	static const char *const meta[] = { "trigger", "api", NULL };
 	opts.meta = meta;
-	if (is_str(args[1], "preview")) {
-		opts.values = HS_VALUES_PREVIEW;
-	} else if (is_str(args[1], "none")) {
-		opts.values = HS_VALUES_NONE;
-	} else {
-		PyErr_Format(PyExc_ValueError,
-		             "values must be 'preview' or 'none', not %R", args[1]);
+	if ((opts.values = values_of(args[1])) < 0)
 		return NULL;
-	}
 	PyObject *encoded = NULL;
 	if (!PyUnicode_FSConverter(args[0], &encoded))
 		return NULL;
@@ -74,8 +81,64 @@ static PyObject *dump(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 	return ret;
 }
 
+PyDoc_STRVAR(install_doc,
+"_install(dir, program, signum, signame, fork, keep, values, rss_limit,\n"
+"         interval, /)\n--\n\n"
+"Start dumping to dir on signal signum (0: none), when the RSS reaches\n"
+"rss_limit bytes and steps of 1.5 above it (0: never), every interval\n"
+"seconds (0: never); heapsnap.install() checks the arguments.");
+
+static PyObject *install(PyObject *self, PyObject *args)
+{
+	PyObject *dir = NULL, *values;
+	struct hsd_trig_config cfg = { 0 };
+	unsigned long long rss;
+	if (!PyArg_ParseTuple(args, "O&sizpiOKd:_install", PyUnicode_FSConverter,
+	                      &dir, &cfg.program, &cfg.signum, &cfg.signame,
+	                      &cfg.fork, &cfg.keep, &values, &rss, &cfg.interval))
+		return NULL;
+	cfg.dir = PyBytes_AS_STRING(dir);
+	cfg.rss_limit = rss;
+	char err[HSD_MSG];
+	int code = (cfg.values = values_of(values)) < 0 ? -1
+	           : hsd_trig_install(&cfg, err, sizeof(err));
+	Py_DECREF(dir);
+	if (code > 0)
+		PyErr_Format(PyExc_OSError, "cannot install the dump handler: %s", err);
+	if (code)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(uninstall_doc,
+"_uninstall()\n--\n\n"
+"Stop dumping: waits for a dump in progress, restores the signal's\n"
+"earlier handler and removes the state file.");
+
+static PyObject *uninstall(PyObject *self, PyObject *unused)
+{
+	hsd_trig_uninstall();
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(after_fork_doc,
+"_after_fork()\n--\n\n"
+"In the child of os.fork(): its own watcher, files and state file.");
+
+static PyObject *after_fork(PyObject *self, PyObject *unused)
+{
+	char err[HSD_MSG];
+	/* an at-fork hook cannot fail the fork: say it instead */
+	if (hsd_trig_after_fork(err, sizeof(err)))
+		hsd_log("no dumps in process %ld: %s", (long)getpid(), err);
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
 	{ "dump", (PyCFunction)(void (*)(void))dump, METH_FASTCALL, dump_doc },
+	{ "_install", install, METH_VARARGS, install_doc },
+	{ "_uninstall", uninstall, METH_NOARGS, uninstall_doc },
+	{ "_after_fork", after_fork, METH_NOARGS, after_fork_doc },
 	{ NULL, NULL, 0, NULL },
 };
 

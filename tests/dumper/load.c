@@ -283,6 +283,25 @@ void t_rmdir(char *dir)
 	free(dir);
 }
 
+pid_t t_spawn(const char *log, char *const argv[], void (*setup)(void *),
+              void *arg)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("PYTHONPATH", HS_TEST_PYPATH, 1);
+		if (setup)
+			setup(arg);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
 int t_python(const char *dir, const char *script, ...)
 {
 	char *argv[16];
@@ -299,21 +318,9 @@ int t_python(const char *dir, const char *script, ...)
 		argv[n++] = (char *)a;
 	va_end(ap);
 	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("PYTHONPATH", HS_TEST_PYPATH, 1);
-		execv(HS_TEST_PYTHON, argv);
-		_exit(127);
-	}
+	pid_t pid = t_spawn(logpath, argv, NULL, NULL);
 	int status;
-	if (waitpid(pid, &status, 0) < 0)
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return -1;
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 		char *log = t_slurp(logpath, NULL);

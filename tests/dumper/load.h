@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hsnap.h"
 
@@ -73,6 +74,11 @@ uint64_t t_meta_uint(const struct t_dump *d, const char *key);
 /* A fresh directory for one test; removed by t_rmdir. */
 char *t_mkdir(void);
 void t_rmdir(char *dir);
+/* Starts argv (NULL-ended; argv[0] a path) with stdout and stderr to log
+ * and the built package on PYTHONPATH; setup(arg), if not NULL, runs in
+ * the child just before exec. Returns the pid, or -1. */
+pid_t t_spawn(const char *log, char *const argv[], void (*setup)(void *),
+              void *arg);
 /* Runs python3 tests/dumper/<script> with the arguments (NULL-ended);
  * stdout and stderr go to <dir>/<script>.log. Returns the exit status. */
 int t_python(const char *dir, const char *script, ...);
