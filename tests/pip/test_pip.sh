@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pip install of the checkout into a fresh virtualenv, then, from that
 # environment only (no PYTHONPATH, no build tree): a dump of a small program,
-# 'heapsnap top' and 'heapsnap path' on it, and the versions of both halves.
+# 'heapsnap top' and 'heapsnap path' on it, the versions of both halves and
+# 'python -m heapsnap'.
 #
 #   tests/pip/test_pip.sh SOURCE_DIR WORK_DIR [PYTHON]
 #
@@ -69,6 +70,9 @@ pyver=$("$venv/bin/python" -E -s app.py "$dump") || fail "the program could not 
 hsver=$("$hs" --version) || fail "'heapsnap --version' failed"
 [ "$hsver" = "heapsnap $pyver" ] ||
   fail "versions differ: heapsnap.__version__ is '$pyver', '$hs --version' says '$hsver'"
+
+"$venv/bin/python" -E -s -m heapsnap run --help >/dev/null ||
+  fail "'python -m heapsnap run --help' failed in the virtualenv"
 
 top=$("$hs" top "$dump" -n 1000) || fail "'heapsnap top' failed"
 count=$(awk '$1 == "pipprobe_held.PipProbe" { print $2 }' <<<"$top")
