@@ -15,8 +15,8 @@
 
 #define LEAK_ROWS 20
 #define LEAK_GRAPHS 3
-#define GRAPH_NODES 40
-#define GRAPH_DEPTH 4
+#define GRAPH_NODES 30
+#define GRAPH_DEPTH 2
 
 typedef struct report {
 	FILE *f;

@@ -449,8 +449,10 @@ static int root_line(hsa_viz *v, int64_t id, hsa_str *out, const root_style **st
 	while (s->kind && strcmp(s->kind, kind))
 		s++;
 	*style = s;
-	if (!strcmp(kind, "modules")) {
-		rc = hsa_str_printf(out, "module ") || text(out, name, name ? strlen(name) : 0, 60);
+	if (!strcmp(kind, "modules") && !name) {
+		rc = hsa_str_printf(out, "sys.modules");
+	} else if (!strcmp(kind, "modules")) {
+		rc = hsa_str_printf(out, "module ") || text(out, name, strlen(name), 60);
 	} else if (!strcmp(kind, "thread-frame")) {
 		rc = hsa_str_printf(out, "thread ");
 		if (!rc && thread)

@@ -20,6 +20,10 @@ import sys
 
 CATALOG = [f"product {i} " + "lorem ipsum " * 4 for i in range(5000)]
 
+# Background tasks are kept here until done, as the asyncio docs advise (the
+# event loop holds tasks only weakly).
+_background = set()
+
 
 class StatsBackend:
     """A metrics backend that answers for a while, then stalls forever."""
@@ -53,7 +57,7 @@ def search(query):
             for i in rnd.sample(range(len(CATALOG)), 40)]
 
 
-def make_handler(backend, fixed, background):
+def make_handler(backend, fixed):
     async def handle(reader, writer):
         while line := await reader.readline():
             results = search(line.decode().strip())
@@ -61,8 +65,8 @@ def make_handler(backend, fixed, background):
                 task = asyncio.create_task(ship_count(backend, len(results)))
             else:
                 task = asyncio.create_task(ship_stats(backend, results))
-            background.add(task)
-            task.add_done_callback(background.discard)
+            _background.add(task)
+            task.add_done_callback(_background.discard)
             writer.write(f"{len(results)}\n".encode())
             await writer.drain()
         writer.close()
@@ -82,8 +86,7 @@ async def client(port, requests, pause):
 
 async def main(args):
     backend = StatsBackend(answer_first=200)
-    background = set()
-    server = await asyncio.start_server(make_handler(backend, args.fixed, background),
+    server = await asyncio.start_server(make_handler(backend, args.fixed),
                                         "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     print(f"search_service pid {os.getpid()} port {port} "
@@ -92,7 +95,7 @@ async def main(args):
     deadline = loop.time() + args.duration
     while loop.time() < deadline:
         await asyncio.gather(*(client(port, 50, 0.001) for _ in range(4)))
-        print(f"pending stats tasks: {len(background)}", flush=True)
+        print(f"pending stats tasks: {len(_background)}", flush=True)
     server.close()
     await server.wait_closed()
 
