@@ -182,9 +182,11 @@ static void take(struct why *w)
 	if (rc) {
 		hsd_log("dump failed: %s", err);
 	} else {
-		hsd_log("dump written to '%s' (%llu objects, %.1f MiB, %.2f s; %s; "
-		        "service paused %.1f ms)", path, (unsigned long long)res.objects,
-		        (double)res.bytes / 1048576, res.seconds, cause, (double)paused / 1e6);
+		hsd_log("dump written to '%s' (%llu objects, %.1f MiB, %.2f s, %.0f MiB of "
+		        "tables; %s; service paused %.1f ms)", path,
+		        (unsigned long long)res.objects, (double)res.bytes / 1048576,
+		        res.seconds, (double)res.extra_bytes / 1048576, cause,
+		        (double)paused / 1e6);
 		if (hsd_rotate(T.dir, T.prefix, T.keep, msg, sizeof(msg)) < 0)
 			hsd_log("%s", msg);
 	}
@@ -249,8 +251,21 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-/* Opens the pipe, starts the watcher, installs the handler and writes the
- * state file, for the configuration in T. */
+/* Gives the signal its action before install() back, if it is still ours:
+ * signal.signal() may have replaced it since. */
+static void restore_signal(void)
+{
+	struct sigaction cur;
+	if (T.signum && sigaction(T.signum, NULL, &cur) == 0 && cur.sa_handler == on_signal)
+		sigaction(T.signum, &T.old, NULL);
+}
+
+static void stop(int restore);
+
+/* Opens the pipe, starts the watcher, handles the signal and writes the
+ * state file, for the configuration in T. A handler of ours already there
+ * (a new install(), a child of os.fork()) stays: the signal is never left
+ * to its default action, which would end the service. */
 static int start(char *err, size_t errlen)
 {
 	int code = 0;
@@ -275,13 +290,14 @@ static int start(char *err, size_t errlen)
 	wake_pid = getpid();
 	wake_fd = T.wake[1];
 	if (T.signum) {
-		struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+		struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART }, cur;
 		sigemptyset(&sa.sa_mask);
-		if (sigaction(T.signum, &sa, &T.old) < 0) {
+		if (sigaction(T.signum, NULL, &cur) < 0 ||
+		    (cur.sa_handler != on_signal && sigaction(T.signum, &sa, &T.old) < 0)) {
 			code = errno;
 			snprintf(err, errlen, "cannot handle signal %d: %s", T.signum,
 			         strerror(code));
-			hsd_trig_uninstall();
+			stop(1);
 			return code;
 		}
 	}
@@ -291,12 +307,35 @@ static int start(char *err, size_t errlen)
 		        (long)getpid());
 	return 0;
 fail:
+	restore_signal();
 	for (int i = 0; i < 2; i++) {
 		if (T.wake[i] >= 0)
 			close(T.wake[i]);
 		T.wake[i] = -1;
 	}
 	return code;
+}
+
+/* Stops the watcher (a dump in progress ends first; it may need the GIL,
+ * which the caller holds) and removes the state file; with restore, gives
+ * the signal back. */
+static void stop(int restore)
+{
+	if (restore)
+		restore_signal();
+	atomic_store(&T.stopping, 1);
+	int64_t wake = 0;
+	ssize_t w = write(T.wake[1], &wake, sizeof(wake));
+	(void)w;
+	Py_BEGIN_ALLOW_THREADS
+	pthread_join(T.thread, NULL);
+	Py_END_ALLOW_THREADS
+	wake_fd = -1;
+	close(T.wake[0]);
+	close(T.wake[1]);
+	T.wake[0] = T.wake[1] = -1;
+	hsd_state_remove(&T.state);
+	T.installed = 0;
 }
 
 static void forget_config(void)
@@ -310,16 +349,19 @@ static void forget_config(void)
 int hsd_trig_install(const struct hsd_trig_config *cfg, char *err,
                      size_t errlen)
 {
-	hsd_trig_uninstall();
+	if (T.installed)
+		stop(T.signum != cfg->signum);
+	forget_config();
 	T.dir = strdup(cfg->dir);
 	T.program = strdup(cfg->program);
 	T.signame = cfg->signame ? strdup(cfg->signame) : NULL;
+	T.signum = cfg->signum;
 	if (!T.dir || !T.program || (cfg->signame && !T.signame)) {
-		forget_config();
 		snprintf(err, errlen, "out of memory");
+		restore_signal();
+		forget_config();
 		return ENOMEM;
 	}
-	T.signum = cfg->signum;
 	T.fork = cfg->fork;
 	T.keep = cfg->keep;
 	T.values = cfg->values;
@@ -334,28 +376,9 @@ int hsd_trig_install(const struct hsd_trig_config *cfg, char *err,
 
 void hsd_trig_uninstall(void)
 {
-	if (!T.installed)
-		return;
-	struct sigaction cur;
-	/* restore only what is still ours: signal.signal() may have replaced it */
-	if (T.signum && sigaction(T.signum, NULL, &cur) == 0 &&
-	    cur.sa_handler == on_signal)
-		sigaction(T.signum, &T.old, NULL);
-	atomic_store(&T.stopping, 1);
-	int64_t wake = 0;
-	ssize_t w = write(T.wake[1], &wake, sizeof(wake));
-	(void)w;
-	/* a dump in progress ends first; it may need the GIL */
-	Py_BEGIN_ALLOW_THREADS
-	pthread_join(T.thread, NULL);
-	Py_END_ALLOW_THREADS
-	wake_fd = -1;
-	close(T.wake[0]);
-	close(T.wake[1]);
-	T.wake[0] = T.wake[1] = -1;
-	hsd_state_remove(&T.state);
+	if (T.installed)
+		stop(1);
 	forget_config();
-	T.installed = 0;
 }
 
 int hsd_trig_after_fork(char *err, size_t errlen)
