@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,8 +65,13 @@ static _Noreturn void child(int report, const char *path,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close_others(report);
-	/* the service keeps the CPU when both want it */
-	setpriority(PRIO_PROCESS, 0, 10);
+	/* if memory runs out, the OOM killer takes the child, not the service */
+	int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (adj >= 0) {
+		ssize_t w = write(adj, "1000", 4);
+		(void)w;
+		close(adj);
+	}
 
 	struct report rep;
 	memset(&rep, 0, sizeof(rep));

@@ -30,6 +30,7 @@
 #define NS 1000000000LL
 #define RSS_POLL_NS NS          /* how often the RSS is read */
 #define RSS_STEP(x) ((x) + (x) / 2 + 1)  /* the next threshold: x 1.5 */
+#define GC_WAIT_NS (10 * NS)    /* then the dump fails with EBUSY */
 
 static struct {
 	/* what install() asked for: fixed while the watcher runs */
@@ -144,7 +145,16 @@ static void take(struct why *w)
 	int rc;
 
 	PyGILState_STATE g = PyGILState_Ensure();
-	int64_t start = now_ns(CLOCK_MONOTONIC), paused = 0;
+	int64_t busy_until = now_ns(CLOCK_MONOTONIC) + GC_WAIT_NS, paused = 0;
+	/* a collection lets other threads take the GIL while its finalizers
+	 * run, its lists half sorted: the heap can be walked once it ends */
+	while (PyInterpreterState_Get()->gc.collecting &&
+	       now_ns(CLOCK_MONOTONIC) < busy_until) {
+		PyGILState_Release(g);
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		g = PyGILState_Ensure();
+	}
+	int64_t start = now_ns(CLOCK_MONOTONIC);
 	drain(w);
 	if (w->signals)
 		w->trigger = "signal";

@@ -1,12 +1,15 @@
 """heapsnap.install() from Python: argument checks, periodic and RSS
-dumps, prefork workers with their own files, an unwritable directory, and
-uninstall() giving the signal back. Exits non-zero on a mismatch.
+dumps, prefork workers with their own files, an unwritable directory, a
+signal during a collection, and uninstall() giving the signal back. Exits
+non-zero on a mismatch.
 
 usage: trig_install.py DIR
 """
+import gc
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -122,6 +125,24 @@ def unwritable(d):
     heapsnap.uninstall()
 
 
+class Slow:
+    def __del__(self):
+        time.sleep(0.02)  # lets other threads take the GIL mid-collection
+
+
+def during_collection(d):
+    heapsnap.install(dir=d)
+    for _ in range(40):
+        a = Slow()
+        a.me = a  # a cycle: only the collector frees it
+    del a
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+    gc.collect()  # 0.8 s of finalizers
+    assert wait_for(lambda: "\nlast " in state()), state()
+    assert "\nlast ok" in state(), state()
+    heapsnap.uninstall()
+
+
 def gives_signal_back():
     got = []
     signal.signal(signal.SIGUSR2, lambda *a: got.append(1))
@@ -136,7 +157,8 @@ def gives_signal_back():
 
 
 def main(top):
-    parts = [os.path.join(top, p) for p in ("bad", "periodic", "rss", "prefork", "unw")]
+    parts = [os.path.join(top, p) for p in ("bad", "periodic", "rss", "prefork", "unw",
+                                            "gc")]
     for p in parts:
         os.mkdir(p)
     bad_arguments(parts[0])
@@ -144,6 +166,7 @@ def main(top):
     rss_steps(parts[2])
     prefork(parts[3])
     unwritable(parts[4])
+    during_collection(parts[5])
     gives_signal_back()
 
 
