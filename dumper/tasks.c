@@ -219,7 +219,7 @@ static size_t chain(struct hsd_ctx *c, PyObject *o, hs_await *out,
 			continue;
 		}
 		hs_await *a = &out[n++];
-		a->addr = (uintptr_t)o;
+		*a = (hs_await){ .addr = (uintptr_t)o }; /* futures have no file:line */
 		if (t->shape != HSD_SH_GEN) {
 			a->name = type_name_id(c, tp);
 			if (t->role == HSD_ROLE_FUTURE || t->role == HSD_ROLE_TASK)

@@ -624,6 +624,9 @@ Test(dumper, asyncio_tasks_blocked_on_one_event)
 		cr_expect_str_eq(t_str(&d, t->chain[1].file), file);
 		cr_expect_eq(t->chain[1].line, inner_line);
 		cr_expect_eq(t->chain[2].addr, t->awaited);
+		/* a future is not suspended anywhere */
+		cr_expect_eq(t->chain[2].file, 0);
+		cr_expect_eq(t->chain[2].line, 0);
 		struct t_obj *fut = t_find(&d, t->awaited);
 		cr_expect(fut && strcmp(t_type_name(&d, fut), "_asyncio.Future") == 0,
 		          "task %s awaits %s", names[i], fut ? t_type_name(&d, fut) : "?");
