@@ -27,21 +27,28 @@ struct report {
 };
 _Static_assert(sizeof(struct report) <= PIPE_BUF, "the report is one write");
 
-/* Closes every descriptor but stdio and keep: the service's sockets must
- * not stay open in the child (a connection the service closes during the
- * dump would otherwise linger until the child exits). */
-static void close_others(int keep)
+/* Leaves the child only its report descriptor (returned, above stdio)
+ * and stdio on /dev/null: a connection the service closes during the dump
+ * must not stay open in the child until it exits. */
+static int keep_only(int report)
 {
-	unsigned lo = 3, hi = (unsigned)keep;
+	if (report < 3)
+		report = fcntl(report, F_DUPFD_CLOEXEC, 3);
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && null >= 0; fd++)
+		if (fd != null)
+			dup2(null, fd);
+	unsigned k = (unsigned)report;
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, lo, hi - 1, 0) == 0 &&
-	    syscall(SYS_close_range, hi + 1, ~0U, 0) == 0)
-		return;
+	if ((k == 3 || syscall(SYS_close_range, 3U, k - 1, 0) == 0) &&
+	    syscall(SYS_close_range, k + 1, ~0U, 0) == 0)
+		return report;
 #endif
 	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = lo; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-		if (fd != keep)
+	for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		if (fd != report)
 			close((int)fd);
+	return report;
 }
 
 static _Noreturn void child(int report, const char *path,
@@ -64,7 +71,7 @@ static _Noreturn void child(int report, const char *path,
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_others(report);
+	report = keep_only(report);
 	/* if memory runs out, the OOM killer takes the child, not the service */
 	int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (adj >= 0) {

@@ -218,6 +218,7 @@ static int poll_timeout(int64_t due)
 static void *watch(void *arg)
 {
 	(void)arg;
+	pthread_setname_np(pthread_self(), "heapsnap");
 	int64_t every = (int64_t)(T.interval * 1e9);
 	int64_t next_tick = every ? now_ns(CLOCK_MONOTONIC) + every : 0;
 	int64_t next_rss = T.rss_limit ? now_ns(CLOCK_MONOTONIC) : 0;

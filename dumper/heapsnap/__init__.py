@@ -128,8 +128,9 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
     fork       dump in a fork()ed child: the service pauses only for
                fork() (about 20 ms per GiB of resident memory); the child
                writes no object (copy-on-write stays small), runs no Python
-               code and leaves with _exit. fork=False dumps in process, with
-               the service paused for the whole dump.
+               code, leaves with _exit and is the OOM killer's first choice.
+               fork=False dumps in process, with the service paused for the
+               whole dump.
     rss_limit  bytes or "2GiB", "500MB": dump when the resident set reaches
                it, and again at each step of 1.5 times above it, so the
                evidence exists before the OOM killer strikes.
