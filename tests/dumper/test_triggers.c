@@ -1,9 +1,9 @@
 /*
  * test_triggers.c - dumps of a live service (heapsnap.install): a real
  * asyncio server signalled while it serves, a storm of signals, a full
- * disk, a dump child killed mid-dump, and unmodified programs dumped
- * through 'python -m heapsnap run' and the HEAPSNAP variable. The Python
- * side is in trig_*.py.
+ * disk, a dump child killed mid-dump, unmodified programs dumped through
+ * 'python -m heapsnap run' and the HEAPSNAP variable, and 'heapsnap
+ * trigger' (when the analyzer is built). The Python side is in trig_*.py.
  */
 #include <criterion/criterion.h>
 
@@ -22,6 +22,8 @@
 #include "load.h"
 
 #define MAX_DUMPS 64
+
+static int wait_exit(pid_t pid, double seconds);
 
 static double now(void)
 {
@@ -139,6 +141,21 @@ static void expect_dump(const char *path, pid_t pid, const char *mode, size_t mi
 	cr_expect(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "mode of '%s'", path);
 	t_free(&d);
 }
+
+#ifdef HS_TEST_HEAPSNAP
+/* Runs 'heapsnap trigger PID [args]'; returns its exit status and its
+ * stdout and stderr in out (malloc'ed). */
+static int trigger(const char *dir, pid_t pid, const char *a1, const char *a2, char **out)
+{
+	char log[512], spid[32];
+	snprintf(log, sizeof(log), "%s/trigger.log", dir);
+	snprintf(spid, sizeof(spid), "%ld", (long)pid);
+	char *argv[] = { HS_TEST_HEAPSNAP, "trigger", spid, (char *)a1, (char *)a2, NULL };
+	int rc = wait_exit(t_spawn(log, argv, NULL, NULL), 60);
+	*out = t_slurp(log, NULL);
+	return rc;
+}
+#endif
 
 /* ---- the asyncio service (trig_server.py) ------------------------------ */
 
@@ -286,10 +303,18 @@ static void full_disk(int fork_mode)
 	struct env e = { .fsize = 64 << 10, .ignore_xfsz = !fork_mode };
 	struct svc s;
 	svc_start(&s, "300000", fork_mode, &e);
-	for (int i = 1; i <= 2; i++) {
-		kill(s.pid, SIGUSR1);
-		cr_assert(wait_count(s.log, "dump failed", i, 30), "failure %d not logged", i);
-	}
+	kill(s.pid, SIGUSR1);
+	cr_assert(wait_count(s.log, "dump failed", 1, 30), "the failure was not logged");
+#ifdef HS_TEST_HEAPSNAP
+	char *out;
+	cr_expect_eq(trigger(s.top, s.pid, "--wait", NULL, &out), 1);
+	cr_expect(out && strstr(out, "failed to dump: ") && strstr(out, "File too large"),
+	          "trigger said: %s", out);
+	free(out);
+#else
+	kill(s.pid, SIGUSR1);
+#endif
+	cr_assert(wait_count(s.log, "dump failed", 2, 30), "the second failure was not logged");
 	cr_expect_eq(count_in(s.log, "File too large"), 2);
 	if (fork_mode)
 		cr_expect_eq(count_in(s.log, "(child exit 27)"), 2); /* EFBIG */
@@ -329,6 +354,16 @@ Test(triggers, child_killed_mid_dump, .timeout = 60)
 	cr_expect_eq(temps, 0, "the killed child's temporary file stayed");
 	kill(s.pid, SIGUSR1);
 	cr_assert(wait_count(s.log, "dump written", 1, 30), "no dump after the killed one");
+#ifdef HS_TEST_HEAPSNAP
+	char *out, want[128];
+	cr_expect_eq(trigger(s.top, s.pid, "--wait", "0.01", &out), 1);
+	snprintf(want, sizeof(want), "no new dump from process %ld within 0.01 s", (long)s.pid);
+	cr_expect(out && strstr(out, want), "trigger said: %s", out);
+	free(out);
+	cr_assert(wait_count(s.log, "dump written", 2, 30), "the triggered dump did not come");
+	cr_expect_eq(dumps_in(s.dumps, names, &temps, NULL), 2);
+	unlink(names[1]);
+#endif
 	svc_stop(&s);
 	cr_assert_eq(dumps_in(s.dumps, names, &temps, NULL), 1);
 	expect_dump(names[0], s.pid, "fork", 3000000);
@@ -385,6 +420,52 @@ static void plain(const char *how, int by_env)
 	cr_expect(access(state, F_OK) < 0, "the state file stayed after exit");
 	t_rmdir(top);
 }
+
+#ifdef HS_TEST_HEAPSNAP
+Test(triggers, trigger_command, .timeout = 60)
+{
+	char *top = t_mkdir();
+	char dumps[512], ready[512], log[512], script[512], want[128];
+	snprintf(dumps, sizeof(dumps), "%s/dumps", top);
+	snprintf(ready, sizeof(ready), "%s/ready", top);
+	snprintf(log, sizeof(log), "%s/plain.log", top);
+	snprintf(script, sizeof(script), "%s/trig_plain.py", HS_TEST_SCRIPTS);
+	char *argv[] = { HS_TEST_PYTHON, "-m", "heapsnap", "run", "--dir", dumps,
+	                 script, ready, "sleep", NULL };
+	struct env e = { 0 };
+	pid_t pid = t_spawn(log, argv, setup, &e);
+	cr_assert(wait_file(ready, 30));
+	char *out;
+	int rc = trigger(top, pid, "--wait", NULL, &out);
+	cr_assert_eq(rc, 0, "trigger --wait: %s", out);
+	char path[512];
+	snprintf(path, sizeof(path), "%s", out);
+	path[strcspn(path, "\n")] = '\0';
+	free(out);
+	expect_dump(path, pid, "fork", 50000);
+
+	cr_expect_eq(trigger(top, pid, NULL, NULL, &out), 0);
+	cr_expect(out && strstr(out, "sent signal 10 "), "trigger said: %s", out);
+	free(out);
+	cr_expect(wait_count(log, "dump written", 2, 30), "no dump after 'trigger' alone");
+
+	kill(pid, SIGINT);
+	cr_expect_eq(wait_exit(pid, 30), 0);
+	snprintf(want, sizeof(want), "no process %ld", (long)pid);
+	cr_expect_eq(trigger(top, pid, "--wait", NULL, &out), 1);
+	cr_expect(out && strstr(out, want), "trigger said: %s", out);
+	free(out);
+	/* this test process has none */
+	snprintf(want, sizeof(want), "process %ld has no heapsnap handler installed",
+	         (long)getpid());
+	cr_expect_eq(trigger(top, getpid(), "--wait", NULL, &out), 1);
+	cr_expect(out && strstr(out, want), "trigger said: %s", out);
+	free(out);
+	cr_expect_eq(trigger(top, 1, "5", NULL, &out), 2, "SECONDS without --wait");
+	free(out);
+	t_rmdir(top);
+}
+#endif
 
 Test(triggers, run_while_sleeping, .timeout = 60)
 {
