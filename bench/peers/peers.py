@@ -164,22 +164,29 @@ def _dump(st):
 
 def _fork_dump(st):
     """kill -USR1 to itself, then what a busy service sees: the longest
-    stretch the main thread could not run until the dump file exists."""
+    stretch its main thread could not run until the dump child started
+    writing (its temporary file appears); the child then writes while the
+    service runs on."""
     d = st["dir"]
     before = set(os.listdir(d))
     start = last = time.perf_counter()
     pause = 0.0
     os.kill(os.getpid(), signal.SIGUSR1)
-    while True:
+    while not set(os.listdir(d)) - before:
         now = time.perf_counter()
         pause, last = max(pause, now - last), now
+        if now - start > 600:
+            raise TimeoutError("no dump child after 600 s")
+    pause = max(pause, time.perf_counter() - last)  # a pause just before the last look
+    while True:
         new = [n for n in os.listdir(d)
                if n.endswith(".hsnap") and not n.startswith(".") and n not in before]
         if new:
             st.setdefault("dumps", []).append(os.path.join(d, new[0]))
             return {"pause": pause}
-        if now - start > 600:
+        if time.perf_counter() - start > 600:
             raise TimeoutError("no dump from the fork child after 600 s")
+        time.sleep(0.001)
 
 
 def _hs_top(st):
