@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,9 +56,23 @@ static int read_handler(long pid, handler *h)
 	if (uid < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/tmp/heapsnap-%ld/%ld", uid, pid);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	if (fd < 0 || fcntl(fd, F_GETLK, &lk) < 0 || lk.l_type == F_UNLCK || lk.l_pid != pid)
+	int fd = -1, held = 0;
+	/* the process replaces the file after each dump and lets go of the old
+	 * one's lock: an unlocked file that is no longer at path was replaced */
+	for (int tries = 0; tries < 3 && !held; tries++) {
+		struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct stat opened, now;
+		if (fd >= 0)
+			close(fd);
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fcntl(fd, F_GETLK, &lk) < 0)
+			goto done;
+		held = lk.l_type != F_UNLCK && lk.l_pid == pid;
+		if (!held && (fstat(fd, &opened) < 0 || stat(path, &now) < 0 ||
+		              opened.st_ino == now.st_ino))
+			goto done;
+	}
+	if (!held)
 		goto done;
 	size_t cap = 1 << 16, n = 0;
 	ssize_t k;
