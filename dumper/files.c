@@ -1,6 +1,6 @@
 /*
  * files.c - where triggered dumps go: names that sort by time, keep=N
- * rotation of this process's dumps, and the state file that tells
+ * rotation of the dumps this process wrote, and the state file that tells
  * 'heapsnap trigger' a handler is installed (format in triggers.h).
  */
 #include "triggers.h"
@@ -53,59 +53,40 @@ int hsd_name_dump(char *buf, size_t len, const char *dir, const char *prefix,
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int hsd_rotate(const char *dir, const char *prefix, int keep, char *err,
-               size_t errlen)
+int hsd_keep(struct hsd_kept *k, const char *path, int keep, char *err,
+             size_t errlen)
 {
 	int rc = 0;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	DIR *d = keep > 0 ? opendir(dir) : NULL;
-	if (!d) {
-		if (keep > 0) {
-			snprintf(err, errlen, "cannot list '%s' to rotate dumps: %s", dir,
+	if (keep <= 0)
+		return 0;
+	char *copy = strdup(path);
+	char **p = copy ? realloc(k->paths, (size_t)(k->n + 1) * sizeof(*p)) : NULL;
+	if (!p) {
+		free(copy);
+		snprintf(err, errlen, "out of memory: '%s' will not be rotated", path);
+		return -1;
+	}
+	k->paths = p;
+	k->paths[k->n++] = copy;
+	while (k->n > keep) {
+		if (unlink(k->paths[0]) < 0 && errno != ENOENT && !rc) {
+			snprintf(err, errlen, "cannot remove old dump '%s': %s", k->paths[0],
 			         strerror(errno));
 			rc = -1;
 		}
-		goto cleanup;
+		free(k->paths[0]);
+		memmove(k->paths, k->paths + 1, (size_t)--k->n * sizeof(*k->paths));
 	}
-	size_t plen = strlen(prefix);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len < plen + 6 || strncmp(e->d_name, prefix, plen) ||
-		    strcmp(e->d_name + len - 6, ".hsnap"))
-			continue;
-		if (n == cap) {
-			char **p = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof(*p));
-			if (!p)
-				break;
-			names = p;
-		}
-		if (!(names[n] = strdup(e->d_name)))
-			break;
-		n++;
-	}
-	/* names sort by UTC time, then sequence number: oldest first */
-	qsort(names, n, sizeof(*names), by_name);
-	for (size_t i = 0; i + (size_t)keep < n; i++) {
-		if (unlinkat(dirfd(d), names[i], 0) < 0 && errno != ENOENT && !rc) {
-			snprintf(err, errlen, "cannot remove old dump '%s/%s': %s", dir,
-			         names[i], strerror(errno));
-			rc = -1;
-		}
-	}
-cleanup:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (d)
-		closedir(d);
 	return rc;
+}
+
+void hsd_kept_free(struct hsd_kept *k)
+{
+	for (int i = 0; i < k->n; i++)
+		free(k->paths[i]);
+	free(k->paths);
+	k->paths = NULL;
+	k->n = 0;
 }
 
 /* Writes the state file: a temporary file, write-locked (the lock ends

@@ -47,6 +47,7 @@ static struct {
 	char prefix[200];           /* "<program>-<host>-<pid>-" */
 	unsigned seq;
 	struct hsd_state state;
+	struct hsd_kept kept;       /* this process's dumps, for keep=N */
 	struct hsd_child child;     /* the dump child while one runs */
 } T = { .wake = { -1, -1 }, .state = { .fd = -1 }, .child = { 0, -1 } };
 
@@ -154,6 +155,10 @@ static void take(struct why *w)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 		g = PyGILState_Ensure();
 	}
+	if (atomic_load(&T.stopping)) {
+		PyGILState_Release(g);
+		return;
+	}
 	int64_t start = now_ns(CLOCK_MONOTONIC);
 	drain(w);
 	if (w->signals)
@@ -165,10 +170,6 @@ static void take(struct why *w)
 	                       w->rss ? "rss.limit" : NULL, limit, NULL };
 	struct hs_dump_opts opts = { .values = T.values, .meta = meta,
 	                             .pid = (long)getpid(), .ppid = (long)getppid() };
-	if (atomic_load(&T.stopping)) {
-		PyGILState_Release(g);
-		return;
-	}
 	if (hsd_name_dump(path, sizeof(path), T.dir, T.prefix, (time_t)(began / NS),
 	                  ++T.seq) < 0) {
 		PyGILState_Release(g);
@@ -197,7 +198,7 @@ static void take(struct why *w)
 		        (unsigned long long)res.objects, (double)res.bytes / 1048576,
 		        res.seconds, (double)res.extra_bytes / 1048576, cause,
 		        (double)paused / 1e6);
-		if (hsd_rotate(T.dir, T.prefix, T.keep, msg, sizeof(msg)) < 0)
+		if (hsd_keep(&T.kept, path, T.keep, msg, sizeof(msg)) < 0)
 			hsd_log("%s", msg);
 	}
 	if (hsd_state_last(&T.state, !rc, (long long)began, rc ? err : path, msg,
@@ -351,6 +352,7 @@ static void stop(int restore)
 
 static void forget_config(void)
 {
+	hsd_kept_free(&T.kept);
 	free(T.dir);
 	free(T.program);
 	free(T.signame);
@@ -410,6 +412,7 @@ int hsd_trig_after_fork(char *err, size_t errlen)
 		close(T.state.fd);
 	T.state.fd = -1;
 	T.state.path[0] = '\0';
+	hsd_kept_free(&T.kept);
 	T.installed = 0;
 	T.seq = 0;
 	hsd_name_prefix(T.prefix, sizeof(T.prefix), T.program, getpid());

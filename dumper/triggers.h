@@ -76,10 +76,19 @@ void hsd_name_prefix(char *buf, size_t len, const char *program, pid_t pid);
 /* "<dir>/<prefix><UTC YYYYmmddTHHMMSSZ>-<seq>.hsnap"; -1 if too long. */
 int hsd_name_dump(char *buf, size_t len, const char *dir, const char *prefix,
                   time_t when, unsigned seq);
-/* Removes the oldest dumps named <prefix>*.hsnap in dir beyond the
- * newest keep. Returns 0, or -1 with a message. */
-int hsd_rotate(const char *dir, const char *prefix, int keep, char *err,
-               size_t errlen);
+/* The dumps this process wrote since install(), oldest first: keep=N
+ * removes only these, never the files of an earlier process with the same
+ * name prefix (a restarted container's service is PID 1 again). */
+struct hsd_kept {
+	char **paths;
+	int n;
+};
+/* Adds path (keep > 0) and removes the oldest beyond keep. Returns 0, or
+ * -1 with a message. */
+int hsd_keep(struct hsd_kept *k, const char *path, int keep, char *err,
+             size_t errlen);
+/* Forgets the paths, removing no file. */
+void hsd_kept_free(struct hsd_kept *k);
 
 /* The state file, /tmp/heapsnap-<euid>/<pid>, which tells 'heapsnap
  * trigger' (analyzer/cmd_trigger.c) that a handler is installed and how
