@@ -150,7 +150,14 @@ int hsd_walk(struct hsd_ctx *c)
 		return hsd_fail(c, ENOMEM, "out of memory for reference counters");
 	hsd_account(c);
 
-	if (hsd_roots(c) < 0 || drain(c) < 0)
+	if (hsd_roots(c) < 0)
+		return -1;
+	/* the roots go out first: a dump cut off later still has them */
+	if (hs_writer_flush(c->w) < 0) {
+		hsd_check_writer(c);
+		return -1;
+	}
+	if (drain(c) < 0)
 		return -1;
 
 	char preview[1024];

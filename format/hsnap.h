@@ -279,6 +279,11 @@ int hs_writer_site(hs_writer *w, const hs_site *s);
 int hs_writer_thread(hs_writer *w, const hs_thread *t);
 int hs_writer_task(hs_writer *w, const hs_task *t);
 
+/* Writes out every pending section now, so that a file cut off later still
+ * holds what was written so far (the dumper calls it once the metadata and
+ * the roots are in). Returns 0 or -1. */
+int hs_writer_flush(hs_writer *w);
+
 /* Flushes every pending section, writes the index section and the trailer,
  * and syncs the sink. After this the file is complete. Returns 0 or -1. */
 int hs_writer_finish(hs_writer *w);

@@ -669,7 +669,7 @@ int hs_writer_task(hs_writer *w, const hs_task *t)
 	return commit(w, HS_K_TASKS, n);
 }
 
-int hs_writer_finish(hs_writer *w)
+int hs_writer_flush(hs_writer *w)
 {
 	if (w->finished)
 		return fail(w, "writer already finished");
@@ -678,6 +678,13 @@ int hs_writer_finish(hs_writer *w)
 	for (unsigned k = 1; k < NKINDS; k++)
 		if (flush_kind(w, k) < 0)
 			return -1;
+	return 0;
+}
+
+int hs_writer_finish(hs_writer *w)
+{
+	if (hs_writer_flush(w) < 0)
+		return -1;
 	/* the index lists every section before it */
 	size_t nsec = w->nindex;
 	kbuf ib = { 0 };

@@ -475,3 +475,38 @@ Test(format, crc32c_known_answer)
 	uint8_t zeros[32] = { 0 };
 	cr_assert_eq(hs_crc32c(0, zeros, 32), 0x8A9136AAu);
 }
+
+Test(format, flush_makes_a_readable_prefix)
+{
+	hs_membuf buf = { 0 };
+	hs_sink sink;
+	hs_sink_mem(&sink, &buf);
+	char err[128];
+	hs_writer *w = hs_writer_new(&sink, NULL, err, sizeof(err));
+	cr_assert_not_null(w);
+	hs_root r = { .addr = 0x1000, .kind = HS_R_MODULES, .name = hs_writer_string(w, "m", 1) };
+	cr_assert_eq(hs_writer_root(w, &r), 0);
+	cr_assert_eq(hs_writer_bytes(w), HS_HEADER_SIZE, "nothing is written before a flush");
+	cr_assert_eq(hs_writer_flush(w), 0);
+	size_t cut = buf.len;
+	hs_object o = { .addr = 0x1000, .type = 0, .size = 16 };
+	cr_assert_eq(hs_writer_object(w, &o), 0);
+	cr_assert_eq(hs_writer_finish(w), 0);
+	hs_writer_free(w);
+	/* the file as it stood right after the flush: strings and roots intact */
+	hs_reader *rd = hs_reader_open_mem(buf.data, cut, "cut", err, sizeof(err));
+	cr_assert_not_null(rd, "%s", err);
+	hs_section s;
+	hs_record rec;
+	int roots = 0, rc;
+	while ((rc = hs_reader_next_section(rd, &s)) != 0)
+		while (rc > 0 && hs_reader_next_record(rd, &rec) == 1)
+			if (rec.kind == HS_K_ROOTS) {
+				cr_assert_str_eq(hs_reader_string(rd, rec.u.root.name, NULL), "m");
+				roots++;
+			}
+	cr_assert_eq(roots, 1);
+	cr_assert(!hs_reader_complete(rd));
+	hs_reader_free(rd);
+	hs_membuf_free(&buf);
+}
