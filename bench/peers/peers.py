@@ -507,7 +507,7 @@ def report(results, sizes, questions, tools):
                     peers += 1
                 print("| %s | %s | %s | %s | %s | %.0f MiB | %s | %s | %s | %s |" % (
                     size, QUESTIONS[q], name, fmt_s(r["pause"]), fmt_s(r["total"]),
-                    r["extra"] / 2**20,
+                    max(0.0, r["extra"]) / 2**20,  # below the baseline: noise
                     "%.0f MiB" % (r["offline_rss"] / 2**20) if r["offline_rss"] else "—",
                     ratios[0], ratios[1], "yes" if r["found"] else "no"))
             if peers:
