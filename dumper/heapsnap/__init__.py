@@ -135,7 +135,8 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
                it, and again at each step of 1.5 times above it, so the
                evidence exists before the OOM killer strikes.
     interval   seconds or "10m", "1h", "30s": periodic dumps.
-    keep       how many of this process's newest dumps stay (0: all).
+    keep       how many of the dumps this process writes stay, the newest
+               (0: all); files of other processes are never removed.
     values     "preview" (bounded previews of str, bytes and numbers) or
                "none" (no contents).
 

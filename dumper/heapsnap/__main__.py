@@ -58,7 +58,7 @@ def _parser():
                    help="dump in a fork()ed child, pausing the program only for fork() "
                         "(default); --no-fork dumps in process")
     r.add_argument("--keep", type=int, default=10, metavar="N",
-                   help="keep the N newest dumps of the process (0: all; default 10)")
+                   help="keep the N newest dumps the process writes (0: all; default 10)")
     r.add_argument("--values", choices=("preview", "none"), default="preview",
                    help="store previews of strings and numbers, or none")
     return p, r
