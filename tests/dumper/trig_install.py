@@ -149,12 +149,12 @@ def during_collection(d):
     heapsnap.uninstall()
 
 
-def gives_signal_back():
+def gives_signal_back(d):
     got = []
     signal.signal(signal.SIGUSR2, lambda *a: got.append(1))
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        heapsnap.install(signal="USR2", dir="/nonexistent/heapsnap")
+        heapsnap.install(signal="USR2", dir=d)
     assert w and "replaces the Python handler of SIGUSR2" in str(w[0].message), w
     heapsnap.uninstall()
     assert not os.path.exists("/tmp/heapsnap-%d/%d" % (os.geteuid(), os.getpid()))
@@ -164,7 +164,7 @@ def gives_signal_back():
 
 def main(top):
     parts = [os.path.join(top, p) for p in ("bad", "periodic", "rss", "prefork", "unw",
-                                            "gc")]
+                                            "gc", "usr2")]
     for p in parts:
         os.mkdir(p)
     bad_arguments(parts[0])
@@ -173,7 +173,7 @@ def main(top):
     prefork(parts[3])
     unwritable(parts[4])
     during_collection(parts[5])
-    gives_signal_back()
+    gives_signal_back(parts[6])
 
 
 if __name__ == "__main__":
