@@ -6,6 +6,7 @@ done before its first line, so its heap can be dumped while it serves.
         (script.py | -m module) [args ...]
 """
 import argparse
+import importlib.util
 import os
 import runpy
 import sys
@@ -77,9 +78,19 @@ def main(argv=None):
     if program[0] == "-m":
         module, sys.argv = program[1], program[1:]
         sys.path[0] = os.getcwd()
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            found = None
+        if not found:
+            r.error("no module named '%s'" % module)
     else:
         module, sys.argv = None, program
         sys.path[0] = os.path.dirname(os.path.abspath(program[0]))
+        try:
+            open(program[0], "rb").close()
+        except OSError as e:
+            r.error("cannot open '%s': %s" % (program[0], e.strerror))
     try:
         heapsnap.install(signal=args.signal, dir=args.dir, fork=args.fork,
                          rss_limit=args.rss_limit, interval=args.interval,

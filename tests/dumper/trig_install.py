@@ -9,6 +9,7 @@ import gc
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -162,9 +163,19 @@ def gives_signal_back(d):
     assert wait_for(lambda: got), "the Python handler was not given back"
 
 
+def run_errors(d):
+    """'python -m heapsnap run' names a missing program in one line, exit 2."""
+    for program, message in ((["missing.py"], "cannot open 'missing.py': No such file"),
+                             (["-m", "no_such_module_x"], "no module named 'no_such_module_x'")):
+        p = subprocess.run([sys.executable, "-m", "heapsnap", "run", "--dir", d] + program,
+                           cwd=d, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, (program, p.returncode, p.stderr)
+        assert message in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
 def main(top):
     parts = [os.path.join(top, p) for p in ("bad", "periodic", "rss", "prefork", "unw",
-                                            "gc", "usr2")]
+                                            "gc", "usr2", "run")]
     for p in parts:
         os.mkdir(p)
     bad_arguments(parts[0])
@@ -174,6 +185,7 @@ def main(top):
     unwritable(parts[4])
     during_collection(parts[5])
     gives_signal_back(parts[6])
+    run_errors(parts[7])
 
 
 if __name__ == "__main__":
