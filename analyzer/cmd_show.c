@@ -210,8 +210,8 @@ static int show(shown *s, int64_t id)
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
 		goto done;
-	if (neighbours(s, "referrers", "SELECT count(*) FROM refs WHERE dst = ?",
-	               "SELECT src, kind, label FROM refs WHERE dst = ? LIMIT ?", id) ||
+	if (neighbours(s, "referrers", "SELECT count(*) FROM referrers WHERE dst = ?",
+	               "SELECT src, kind, label FROM referrers WHERE dst = ? LIMIT ?", id) ||
 	    neighbours(s, "referents", "SELECT count(*) FROM refs WHERE src = ?",
 	               "SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT ?", id))
 		goto done;

@@ -11,7 +11,7 @@
 
 #include "util.h"
 
-#define HSA_SCHEMA_VERSION 1
+#define HSA_SCHEMA_VERSION 2
 
 /* Loads the dump at path into a new database at out, written under a
  * temporary name and renamed into place. Warns on stderr about a
@@ -56,6 +56,12 @@ uint64_t hsa_db_addr(sqlite3 *db, int64_t id);
 /* A short description of object id for people: "list", "module app.stats",
  * "function f", "str 'abc'"... appended to out. */
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
+
+/* Reads the next reference of an edges.refs array ("[[dst,kind,label],
+ * ...]") from *p on, advancing *p. Returns 1 with the fields filled, 0 at
+ * the end of the array (also for NULL), -1 on text that is not such an
+ * array. */
+int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label);
 
 /* asyncio tasks grouped by coroutine and the place they wait at (columns
  * coroutine, location, tasks, pending, cancelled, finished; ?1 the row

@@ -183,18 +183,28 @@ done:
 	return rc;
 }
 
-/* Predecessor lists in preorder numbers; roots get the virtual root. */
+/* How far ahead the flat passes over the references prefetch the
+ * randomly placed entry each one touches: memory latency, not work,
+ * bounds them. */
+#define AHEAD 16
+
+/* Predecessor lists in preorder numbers; roots get the virtual root.
+ * Sources in node order read the references as one sequential array. */
 static int preds(const hsa_heap *h, snca *s)
 {
 	uint64_t nv = s->nv;
 	s->pred_off = calloc(nv + 1, sizeof(uint64_t));
 	if (!s->pred_off)
 		return -1;
-	for (uint64_t i = 1; i < nv; i++) {
-		hsa_node u = s->vert[i];
-		for (uint64_t e = h->out_off[u]; e < h->out_off[u + 1]; e++)
+	for (uint64_t v = 0; v < h->n; v++) {
+		if (s->pre[v] == NIL)
+			continue;
+		for (uint64_t e = h->out_off[v]; e < h->out_off[v + 1]; e++) {
+			if (e + AHEAD < h->m)
+				__builtin_prefetch(&s->pre[h->out_dst[e + AHEAD]]);
 			if (strong(h, e))
 				s->pred_off[s->pre[h->out_dst[e]] + 1]++;
+		}
 	}
 	for (uint64_t i = 0; i < h->nroots; i++)
 		s->pred_off[s->pre[h->roots[i].node] + 1]++;
@@ -202,21 +212,25 @@ static int preds(const hsa_heap *h, snca *s)
 		s->pred_off[i + 1] += s->pred_off[i];
 	uint64_t np = s->pred_off[nv];
 	s->pred = malloc((np ? np : 1) * sizeof(uint32_t));
-	uint64_t *fill = malloc((nv ? nv : 1) * sizeof(uint64_t));
-	if (!s->pred || !fill) {
-		free(fill);
+	if (!s->pred)
 		return -1;
-	}
-	memcpy(fill, s->pred_off, nv * sizeof(uint64_t));
-	for (uint64_t i = 1; i < nv; i++) {
-		hsa_node u = s->vert[i];
-		for (uint64_t e = h->out_off[u]; e < h->out_off[u + 1]; e++)
+	/* Fill through pred_off[w], which then holds the end of w's list, the
+	 * start of w+1's: shifting by one restores the offsets. */
+	for (uint64_t v = 0; v < h->n; v++) {
+		uint32_t pv = s->pre[v];
+		if (pv == NIL)
+			continue;
+		for (uint64_t e = h->out_off[v]; e < h->out_off[v + 1]; e++) {
+			if (e + AHEAD < h->m)
+				__builtin_prefetch(&s->pre[h->out_dst[e + AHEAD]]);
 			if (strong(h, e))
-				s->pred[fill[s->pre[h->out_dst[e]]]++] = (uint32_t)i;
+				s->pred[s->pred_off[s->pre[h->out_dst[e]]]++] = pv;
+		}
 	}
 	for (uint64_t i = 0; i < h->nroots; i++)
-		s->pred[fill[s->pre[h->roots[i].node]]++] = 0;
-	free(fill);
+		s->pred[s->pred_off[s->pre[h->roots[i].node]]++] = 0;
+	memmove(s->pred_off + 1, s->pred_off, nv * sizeof(uint64_t));
+	s->pred_off[0] = 0;
 	return 0;
 }
 
@@ -264,10 +278,19 @@ static int dominators(const hsa_heap *h, hsa_graph *g)
 		s.ancestor[i] = NIL;
 	}
 	for (uint64_t w = nv - 1; w >= 1; w--) {
+		/* The next vertex's predecessors, fetched while this one runs. */
+		for (uint64_t p = s.pred_off[w - 1]; p < s.pred_off[w]; p++) {
+			__builtin_prefetch(&s.ancestor[s.pred[p]]);
+			__builtin_prefetch(&s.label[s.pred[p]]);
+		}
 		for (uint64_t p = s.pred_off[w]; p < s.pred_off[w + 1]; p++) {
-			uint32_t u = eval(&s, s.pred[p], work);
-			if (s.semi[u] < s.semi[w])
-				s.semi[w] = s.semi[u];
+			/* A predecessor numbered before w is not linked yet: eval
+			 * would return it, its semi still itself. Skipping the two
+			 * random reads matters on big heaps. */
+			uint32_t v = s.pred[p];
+			uint32_t sv = v < w ? v : s.semi[eval(&s, v, work)];
+			if (sv < s.semi[w])
+				s.semi[w] = sv;
 		}
 		s.label[w] = s.semi[w];
 		s.ancestor[w] = s.parent[w];

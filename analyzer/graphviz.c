@@ -234,7 +234,7 @@ static int fold_text(hsa_viz *v, uint64_t hidden, tally *t, int nt, uint64_t oth
 static int expand(hsa_viz *v, uint32_t k)
 {
 	static const char *const sql[2] = {
-		"SELECT r.src, r.kind, r.label, o.type FROM refs r JOIN objects o ON o.id = r.src"
+		"SELECT r.src, r.kind, r.label, o.type FROM referrers r JOIN objects o ON o.id = r.src"
 		" WHERE r.dst = ? ORDER BY o.reachable DESC, o.depth, r.src, r.seq",
 		"SELECT r.dst, r.kind, r.label, o.type FROM refs r JOIN objects o ON o.id = r.dst"
 		" WHERE r.src = ? ORDER BY r.seq",
@@ -313,7 +313,7 @@ done:
 static int connect(hsa_viz *v)
 {
 	static const char *const sql[2] = {
-		"SELECT src, kind, label FROM refs WHERE dst = ? LIMIT 10000",
+		"SELECT src, kind, label FROM referrers WHERE dst = ? LIMIT 10000",
 		"SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT 10000",
 	};
 	sqlite3_stmt *st = NULL;

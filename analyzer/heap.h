@@ -38,7 +38,9 @@ typedef struct hsa_heap {
 	uint64_t *out_off;     /* [n+1] CSR: node v's references are [out_off[v], out_off[v+1]) */
 	hsa_node *out_dst;     /* [m] */
 	uint8_t *kind;         /* [m] enum hs_edge_kind */
-	uint64_t *label;       /* [m] string id, or the index for HS_E_INDEX */
+	uint32_t *label;       /* [m] string id, or the index for HS_E_INDEX;
+	                          32 bits for the memory budget, saturating
+	                          (no dump has 4G strings; no list 4G items) */
 
 	uint64_t nroots;
 	hsa_root_ref *roots;   /* roots whose object is in the dump, file order */

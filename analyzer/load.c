@@ -82,12 +82,13 @@ static int on_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		*s = r->src;
 		*off = rd->dst.n;
 		for (uint64_t i = 0; i < r->n; i++) {
-			uint64_t *d = vec_push(&rd->dst, 8), *l = vec_push(&rd->label, 8);
+			uint64_t *d = vec_push(&rd->dst, 8);
+			uint32_t *l = vec_push(&rd->label, 4);
 			uint8_t *k = vec_push(&rd->kind, 1);
 			if (!d || !l || !k)
 				return -1;
 			*d = r->edges[i].dst;
-			*l = r->edges[i].label;
+			*l = r->edges[i].label < UINT32_MAX ? (uint32_t)r->edges[i].label : UINT32_MAX;
 			*k = r->edges[i].kind <= 255 ? (uint8_t)r->edges[i].kind : HS_E_OTHER;
 		}
 		break;
@@ -206,7 +207,7 @@ static int build_csr(hsa_heap *h, reading *rd)
 		h->out_off[v + 1] += h->out_off[v];
 	h->m = h->out_off[h->n];
 	uint8_t *kind = rd->kind.p;
-	uint64_t *label = rd->label.p;
+	uint32_t *label = rd->label.p;
 	/* In node order the references compact in place (the write position
 	 * never passes the read position); otherwise they scatter into new
 	 * arrays by source. */
@@ -221,7 +222,7 @@ static int build_csr(hsa_heap *h, reading *rd)
 		fill = malloc((h->n + 1) * sizeof(uint64_t));
 		h->out_dst = malloc((h->m ? h->m : 1) * sizeof(hsa_node));
 		h->kind = malloc(h->m ? h->m : 1);
-		h->label = malloc((h->m ? h->m : 1) * sizeof(uint64_t));
+		h->label = malloc((h->m ? h->m : 1) * sizeof(uint32_t));
 		if (!fill || !h->out_dst || !h->kind || !h->label) {
 			free(fill);
 			goto done;

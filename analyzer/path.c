@@ -109,7 +109,7 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 	/* The other referrers by their own distance from a root (the BFS
 	 * parent gave the shortest path already). */
 	static const char sql[] =
-		"SELECT DISTINCT r.src, o.depth FROM refs r JOIN objects o ON o.id = r.src"
+		"SELECT DISTINCT r.src, o.depth FROM referrers r JOIN objects o ON o.id = r.src"
 		" WHERE r.dst = ?1 AND r.kind != 11 AND o.reachable"
 		" AND r.src IS NOT (SELECT parent FROM objects WHERE id = ?1)"
 		" ORDER BY o.depth, r.src LIMIT ?2";

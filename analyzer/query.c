@@ -277,3 +277,38 @@ const char *const hsa_group_sql[] = {
 	" ELSE f.filename || ':' || f.lineno END, a.count, a.size, a.retained"
 	" FROM alloc_sites a LEFT JOIN frames f ON f.id = a.frame",
 };
+
+/* An unsigned decimal at *p, advancing it; -1 when there is none. */
+static int64_t json_uint(const char **p)
+{
+	const char *s = *p;
+	if (*s < '0' || *s > '9')
+		return -1;
+	uint64_t x = 0;
+	while (*s >= '0' && *s <= '9' && x < (uint64_t)INT64_MAX / 10)
+		x = x * 10 + (uint64_t)(*s++ - '0');
+	*p = s;
+	return (int64_t)x;
+}
+
+int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label)
+{
+	const char *s = *p;
+	if (!s)
+		return 0;
+	if (*s == '[' && s[1] == '[')
+		s++; /* the array's opening bracket */
+	else if (*s == ',')
+		s++;
+	else if (*s == ']' || *s == '[')
+		return *s == ']' || !strcmp(s, "[]") ? 0 : -1;
+	else
+		return -1;
+	int64_t k;
+	if (*s++ != '[' || (*dst = json_uint(&s)) < 0 || *s++ != ',' || (k = json_uint(&s)) < 0 ||
+	    *s++ != ',' || (*label = json_uint(&s)) < 0 || *s++ != ']')
+		return -1;
+	*kind = (int)k;
+	*p = s;
+	return 1;
+}

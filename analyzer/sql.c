@@ -24,8 +24,7 @@ static const char schema[] =
 	" size INTEGER, len INTEGER, refcnt INTEGER, flags INTEGER, value, name TEXT,"
 	" trace INTEGER, reachable INTEGER, depth INTEGER, parent INTEGER, idom INTEGER,"
 	" retained INTEGER);"
-	"CREATE TABLE refs(src INTEGER, seq INTEGER, dst INTEGER, kind INTEGER, label INTEGER,"
-	" PRIMARY KEY(src, seq)) WITHOUT ROWID;"
+	"CREATE TABLE edges(id INTEGER PRIMARY KEY, refs TEXT, referrers TEXT);"
 	"CREATE TABLE edge_kinds(kind INTEGER PRIMARY KEY, name TEXT);"
 	"CREATE TABLE roots(id INTEGER PRIMARY KEY, object INTEGER, kind TEXT, name TEXT,"
 	" extra INTEGER);"
@@ -52,6 +51,11 @@ static const char schema[] =
 	" t.name AS type, o.size, o.len, o.value, o.name, o.reachable, o.depth,"
 	" o.retained, o.parent, o.idom, o.trace FROM objects o LEFT JOIN types t"
 	" ON t.id = o.type;"
+	"CREATE VIEW refs AS SELECT e.id AS src, j.key AS seq,"
+	" json_extract(j.value, '$[0]') AS dst, json_extract(j.value, '$[1]') AS kind,"
+	" json_extract(j.value, '$[2]') AS label FROM edges e, json_each(e.refs) j;"
+	"CREATE VIEW referrers AS SELECT e.id AS dst, r.src, r.seq, r.kind, r.label"
+	" FROM edges e, json_each(e.referrers) j, refs r WHERE r.src = j.value AND r.dst = e.id;"
 	"CREATE VIEW refs_v AS SELECT r.src, r.seq, r.dst, k.name AS kind,"
 	" CASE WHEN r.kind = 4 THEN r.label ELSE s.s END AS label FROM refs r"
 	" LEFT JOIN edge_kinds k ON k.kind = r.kind"
@@ -61,8 +65,7 @@ static const char schema[] =
  * up to date row by row. Orders by retained size come precomputed (the
  * top_* tables) rather than as indexes over every object. */
 static const char indexes[] =
-	"CREATE INDEX objects_addr ON objects(addr);"
-	"CREATE INDEX refs_dst ON refs(dst);";
+	"CREATE INDEX objects_addr ON objects(addr);";
 
 enum {
 	S_META, S_STRING, S_TYPE, S_OBJECT, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
@@ -326,30 +329,165 @@ static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 	return 0;
 }
 
-/* The references go in through a virtual table over the CSR arrays:
- * "INSERT INTO refs SELECT * FROM hsa_edges" runs inside SQLite's own
- * loop, a third faster than binding and stepping a statement per row. */
-typedef struct edges_cursor {
-	sqlite3_vtab_cursor base;
-	const hsa_heap *h;
-	hsa_progress *prog;
-	uint64_t v, e; /* current source node and edge */
-} edges_cursor;
+/* The references go in as one edges row per object, its references and
+ * its distinct referrers as JSON arrays that the refs and referrers views
+ * unfold: a row per object rather than per reference, and no index on
+ * dst to build, halve the load (SQLite's cost is per row). The rows come
+ * from a virtual table over the CSR arrays ("INSERT INTO edges SELECT *
+ * FROM hsa_edges" runs inside SQLite's own loop). */
+
+/* Referrers of every node, ascending (repeats adjacent): reverse CSR. */
+typedef struct referrers {
+	uint64_t *off; /* [n+1] */
+	hsa_node *src; /* [m] */
+} referrers;
+
+static void referrers_free(referrers *r)
+{
+	free(r->off);
+	free(r->src);
+	memset(r, 0, sizeof(*r));
+}
+
+static int referrers_build(const hsa_heap *h, referrers *r)
+{
+	r->off = calloc(h->n + 1, sizeof(uint64_t));
+	r->src = malloc((h->m ? h->m : 1) * sizeof(hsa_node));
+	if (!r->off || !r->src) {
+		referrers_free(r);
+		return -1;
+	}
+	for (uint64_t e = 0; e < h->m; e++)
+		r->off[h->out_dst[e] + 1]++;
+	for (uint64_t v = 0; v < h->n; v++)
+		r->off[v + 1] += r->off[v];
+	/* Fill through off[d], which then holds the end of d's slice, the
+	 * start of d+1's: shifting by one restores the offsets. */
+	for (uint64_t v = 0; v < h->n; v++)
+		for (uint64_t e = h->out_off[v]; e < h->out_off[v + 1]; e++)
+			r->src[r->off[h->out_dst[e]]++] = (hsa_node)v;
+	memmove(r->off + 1, r->off, h->n * sizeof(uint64_t));
+	r->off[0] = 0;
+	return 0;
+}
 
 typedef struct edges_aux {
 	const hsa_heap *h;
+	const referrers *in;
 	hsa_progress *prog;
 } edges_aux;
+
+typedef struct json_buf {
+	char *s;
+	size_t len, cap;
+} json_buf;
+
+typedef struct edges_cursor {
+	sqlite3_vtab_cursor base;
+	const edges_aux *aux;
+	uint64_t v;          /* current node */
+	json_buf out, in;    /* its references and referrers as JSON */
+	int oom;
+} edges_cursor;
 
 typedef struct edges_vtab {
 	sqlite3_vtab base;
 	edges_aux *aux;
 } edges_vtab;
 
+static int json_reserve(json_buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more)
+		cap *= 2;
+	char *p = realloc(b->s, cap);
+	if (!p)
+		return -1;
+	b->s = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Decimal digits of x at p; returns the count. snprintf costs more than
+ * the rest of an edge's row. */
+static size_t put_u64(char *p, uint64_t x)
+{
+	char tmp[20];
+	size_t n = 0;
+	do
+		tmp[n++] = (char)('0' + x % 10);
+	while (x /= 10);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* [[dst,kind,label],...] and [src,...] of node v; empty when none. */
+static int edges_json(edges_cursor *c)
+{
+	const hsa_heap *h = c->aux->h;
+	const referrers *in = c->aux->in;
+	uint64_t v = c->v;
+	c->out.len = c->in.len = 0;
+	uint64_t a = h->out_off[v], b = h->out_off[v + 1];
+	if (a < b) {
+		if (json_reserve(&c->out, (b - a) * 48 + 2))
+			return -1;
+		char *p = c->out.s;
+		*p++ = '[';
+		for (uint64_t e = a; e < b; e++) {
+			if (e > a)
+				*p++ = ',';
+			*p++ = '[';
+			p += put_u64(p, (uint64_t)h->out_dst[e] + 1);
+			*p++ = ',';
+			p += put_u64(p, h->kind[e]);
+			*p++ = ',';
+			p += put_u64(p, h->label[e]);
+			*p++ = ']';
+		}
+		*p++ = ']';
+		c->out.len = (size_t)(p - c->out.s);
+	}
+	a = in->off[v];
+	b = in->off[v + 1];
+	if (a < b) {
+		if (json_reserve(&c->in, (b - a) * 12 + 2))
+			return -1;
+		char *p = c->in.s;
+		*p++ = '[';
+		for (uint64_t i = a; i < b; i++) {
+			if (i > a && in->src[i] == in->src[i - 1])
+				continue;
+			if (i > a)
+				*p++ = ',';
+			p += put_u64(p, (uint64_t)in->src[i] + 1);
+		}
+		*p++ = ']';
+		c->in.len = (size_t)(p - c->in.s);
+	}
+	return 0;
+}
+
+/* Moves to the first node from v on with references or referrers. */
+static int edges_settle(edges_cursor *c)
+{
+	const hsa_heap *h = c->aux->h;
+	const referrers *in = c->aux->in;
+	while (c->v < h->n && h->out_off[c->v] == h->out_off[c->v + 1] &&
+	       in->off[c->v] == in->off[c->v + 1])
+		c->v++;
+	if (c->v < h->n && edges_json(c))
+		return SQLITE_NOMEM;
+	return SQLITE_OK;
+}
+
 static int edges_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **err)
 {
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(src, seq, dst, kind, label)");
+	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, refs, referrers)");
 	if (rc != SQLITE_OK)
 		return rc;
 	edges_vtab *t = sqlite3_malloc(sizeof(*t));
@@ -379,77 +517,64 @@ static int edges_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
 	if (!c)
 		return SQLITE_NOMEM;
 	memset(c, 0, sizeof(*c));
-	c->h = ((edges_vtab *)t)->aux->h;
-	c->prog = ((edges_vtab *)t)->aux->prog;
+	c->aux = ((edges_vtab *)t)->aux;
 	*out = &c->base;
 	return SQLITE_OK;
 }
 
-static int edges_close(sqlite3_vtab_cursor *c)
+static int edges_close(sqlite3_vtab_cursor *cur)
 {
+	edges_cursor *c = (edges_cursor *)cur;
+	free(c->out.s);
+	free(c->in.s);
 	sqlite3_free(c);
 	return SQLITE_OK;
-}
-
-/* Moves v to the node owning edge e. */
-static void edges_settle(edges_cursor *c)
-{
-	while (c->v < c->h->n && c->e >= c->h->out_off[c->v + 1])
-		c->v++;
 }
 
 static int edges_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
                         sqlite3_value **argv)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	c->v = c->e = 0;
-	edges_settle(c);
-	return SQLITE_OK;
+	c->v = 0;
+	return edges_settle(c);
 }
 
 static int edges_next(sqlite3_vtab_cursor *cur)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	c->e++;
-	edges_settle(c);
-	if (!(c->e & 0xffff))
-		hsa_progress_update(c->prog, c->e);
-	return SQLITE_OK;
+	c->v++;
+	if (!(c->v & 0xffff))
+		hsa_progress_update(c->aux->prog, c->v);
+	return edges_settle(c);
 }
 
 static int edges_eof(sqlite3_vtab_cursor *cur)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	return c->e >= c->h->m;
+	return c->v >= c->aux->h->n;
+}
+
+static void result_json(sqlite3_context *ctx, const json_buf *b)
+{
+	if (b->len)
+		sqlite3_result_text(ctx, b->s, (int)b->len, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_null(ctx);
 }
 
 static int edges_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	const hsa_heap *h = c->h;
-	switch (i) {
-	case 0:
+	if (i == 0)
 		sqlite3_result_int64(ctx, (int64_t)c->v + 1);
-		break;
-	case 1:
-		sqlite3_result_int64(ctx, (int64_t)(c->e - h->out_off[c->v]));
-		break;
-	case 2:
-		sqlite3_result_int64(ctx, (int64_t)h->out_dst[c->e] + 1);
-		break;
-	case 3:
-		sqlite3_result_int(ctx, h->kind[c->e]);
-		break;
-	default:
-		sqlite3_result_int64(ctx, (int64_t)h->label[c->e]);
-		break;
-	}
+	else
+		result_json(ctx, i == 1 ? &c->out : &c->in);
 	return SQLITE_OK;
 }
 
 static int edges_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 {
-	*rowid = (sqlite3_int64)((edges_cursor *)cur)->e;
+	*rowid = (sqlite3_int64)((edges_cursor *)cur)->v;
 	return SQLITE_OK;
 }
 
@@ -466,17 +591,23 @@ static const sqlite3_module edges_module = {
 	.xRowid = edges_rowid,
 };
 
-static int put_refs(writer *w, char *err, size_t errlen)
+static int put_edges(writer *w, char *err, size_t errlen)
 {
 	hsa_progress prog;
-	edges_aux aux = {w->h, &prog};
-	hsa_progress_start(&prog, "writing references", w->h->m);
+	referrers in = {0};
+	edges_aux aux = {w->h, &in, &prog};
 	int rc = -1;
+	if (referrers_build(w->h, &in)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	hsa_progress_start(&prog, "writing references", w->h->n);
 	if (sqlite3_create_module(w->db, "hsa_edges", &edges_module, &aux) != SQLITE_OK)
 		snprintf(err, errlen, "database error: %s", sqlite3_errmsg(w->db));
 	else
-		rc = exec(w->db, "INSERT INTO refs SELECT * FROM hsa_edges", err, errlen);
+		rc = exec(w->db, "INSERT INTO edges SELECT * FROM hsa_edges", err, errlen);
 	hsa_progress_end(&prog);
+	referrers_free(&in);
 	return rc;
 }
 
@@ -747,7 +878,7 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 	for (int i = 0; i < NSTMT; i++)
 		if (!(w.st[i] = hsa_db_prepare(w.db, stmt_sql[i], err, errlen)))
 			goto done;
-	if (put_refs(&w, err, errlen))
+	if (put_edges(&w, err, errlen))
 		goto done;
 	if (graph_join(job) || groups_compute(h, g, &gs)) {
 		snprintf(err, errlen, "out of memory analyzing '%s'", path);

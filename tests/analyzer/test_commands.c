@@ -273,3 +273,44 @@ Test(commands, bad_input)
 	free(junk);
 	free(path);
 }
+
+/* The refs and referrers views unfold the edges rows into one row per
+ * reference, both ways, repeated and weak references included. */
+Test(commands, refs_and_referrers_views)
+{
+	char *path = td_path("views.hsnap");
+	tdump *t = td_open(path);
+	td_obj(t, 0x100, "builtins.list", 72);
+	td_obj(t, 0x200, "builtins.str", 50);
+	td_obj(t, 0x300, "weakref.ReferenceType", 80);
+	td_obj(t, 0x400, "app.Holder", 48);
+	hs_edge le[3] = {{0x200, HS_E_INDEX, 0}, {0x200, HS_E_INDEX, 1}, {0x300, HS_E_INDEX, 2}};
+	td_refs(t, 0x100, le, 3);
+	td_ref(t, 0x300, 0x200, HS_E_WEAK, NULL);
+	td_ref(t, 0x400, 0x200, HS_E_ATTR, "name");
+	td_root(t, 0x100, HS_R_MODULES, "app", 0);
+	td_root(t, 0x400, HS_R_MODULES, "app2", 0);
+	td_close(t);
+	char *out = run_ok("sql %s %s", path,
+	                   "'SELECT group_concat(e, \" \") FROM (SELECT"
+	                   " printf(\"%x>%x/%d/%s\", s.addr, d.addr, r.seq, r.kind) AS e"
+	                   " FROM refs_v r JOIN objects s ON s.id = r.src"
+	                   " JOIN objects d ON d.id = r.dst ORDER BY s.addr, r.seq)'");
+	cr_assert(strstr(out, "100>200/0/index 100>200/1/index 100>300/2/index 300>200/0/weak"
+	                      " 400>200/0/attr\n"),
+	          "%s", out);
+	free(out);
+	out = run_ok("sql %s %s", path,
+	             "'SELECT group_concat(e, \" \") FROM (SELECT"
+	             " printf(\"%x:%d:%d:%d\", s.addr, r.seq, r.kind, r.label) AS e"
+	             " FROM referrers r JOIN objects s ON s.id = r.src"
+	             " WHERE r.dst = (SELECT id FROM objects WHERE addr = 512) ORDER BY s.addr, r.seq)'");
+	cr_assert(strstr(out, "100:0:4:0 100:1:4:1 300:0:11:0 400:0:3:"), "%s", out);
+	free(out);
+	out = run_ok("sql %s %s", path,
+	             "'SELECT (SELECT count(*) FROM refs) || \"=\" || value FROM meta"
+	             " WHERE key = \"load.references\"'");
+	cr_assert(strstr(out, "5=5"), "%s", out);
+	free(out);
+	free(path);
+}
