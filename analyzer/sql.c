@@ -377,38 +377,17 @@ typedef struct edges_aux {
 	hsa_progress *prog;
 } edges_aux;
 
-typedef struct json_buf {
-	char *s;
-	size_t len, cap;
-} json_buf;
-
 typedef struct edges_cursor {
 	sqlite3_vtab_cursor base;
 	const edges_aux *aux;
 	uint64_t v;          /* current node */
-	json_buf out, in;    /* its references and referrers as JSON */
-	int oom;
+	hsa_str out, in;     /* its references and referrers as JSON */
 } edges_cursor;
 
 typedef struct edges_vtab {
 	sqlite3_vtab base;
 	edges_aux *aux;
 } edges_vtab;
-
-static int json_reserve(json_buf *b, size_t more)
-{
-	if (b->len + more <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more)
-		cap *= 2;
-	char *p = realloc(b->s, cap);
-	if (!p)
-		return -1;
-	b->s = p;
-	b->cap = cap;
-	return 0;
-}
 
 /* Decimal digits of x at p; returns the count. snprintf costs more than
  * the rest of an edge's row. */
@@ -433,7 +412,7 @@ static int edges_json(edges_cursor *c)
 	c->out.len = c->in.len = 0;
 	uint64_t a = h->out_off[v], b = h->out_off[v + 1];
 	if (a < b) {
-		if (json_reserve(&c->out, (b - a) * 48 + 2))
+		if (hsa_str_reserve(&c->out, (b - a) * 48 + 2))
 			return -1;
 		char *p = c->out.s;
 		*p++ = '[';
@@ -449,12 +428,13 @@ static int edges_json(edges_cursor *c)
 			*p++ = ']';
 		}
 		*p++ = ']';
+		*p = 0;
 		c->out.len = (size_t)(p - c->out.s);
 	}
 	a = in->off[v];
 	b = in->off[v + 1];
 	if (a < b) {
-		if (json_reserve(&c->in, (b - a) * 12 + 2))
+		if (hsa_str_reserve(&c->in, (b - a) * 12 + 2))
 			return -1;
 		char *p = c->in.s;
 		*p++ = '[';
@@ -466,6 +446,7 @@ static int edges_json(edges_cursor *c)
 			p += put_u64(p, (uint64_t)in->src[i] + 1);
 		}
 		*p++ = ']';
+		*p = 0;
 		c->in.len = (size_t)(p - c->in.s);
 	}
 	return 0;
@@ -525,8 +506,8 @@ static int edges_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
 static int edges_close(sqlite3_vtab_cursor *cur)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	free(c->out.s);
-	free(c->in.s);
+	hsa_str_free(&c->out);
+	hsa_str_free(&c->in);
 	sqlite3_free(c);
 	return SQLITE_OK;
 }
@@ -554,7 +535,7 @@ static int edges_eof(sqlite3_vtab_cursor *cur)
 	return c->v >= c->aux->h->n;
 }
 
-static void result_json(sqlite3_context *ctx, const json_buf *b)
+static void result_json(sqlite3_context *ctx, const hsa_str *b)
 {
 	if (b->len)
 		sqlite3_result_text(ctx, b->s, (int)b->len, SQLITE_TRANSIENT);

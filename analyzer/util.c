@@ -216,7 +216,7 @@ double hsa_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int str_reserve(hsa_str *b, size_t extra)
+int hsa_str_reserve(hsa_str *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return 0;
@@ -233,7 +233,7 @@ static int str_reserve(hsa_str *b, size_t extra)
 
 int hsa_str_add(hsa_str *b, const char *s, size_t len)
 {
-	if (str_reserve(b, len))
+	if (hsa_str_reserve(b, len))
 		return -1;
 	memcpy(b->s + b->len, s, len);
 	b->len += len;
@@ -247,7 +247,7 @@ int hsa_str_printf(hsa_str *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || str_reserve(b, (size_t)n))
+	if (n < 0 || hsa_str_reserve(b, (size_t)n))
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);

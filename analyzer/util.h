@@ -80,6 +80,8 @@ typedef struct hsa_str {
 } hsa_str;
 int hsa_str_printf(hsa_str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int hsa_str_add(hsa_str *b, const char *s, size_t len);
+/* Room for extra more bytes and the NUL; returns -1 on no memory. */
+int hsa_str_reserve(hsa_str *b, size_t extra);
 void hsa_str_free(hsa_str *b);
 /* Appends s as a printable, quoted Python-style repr fragment: non-
  * printable bytes become \xNN, quotes and backslashes are escaped. */
