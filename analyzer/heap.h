@@ -64,6 +64,9 @@ typedef struct hsa_heap {
  * the reader saw. */
 int hsa_heap_read(hsa_heap *h, const char *path, char *err, size_t errlen);
 void hsa_heap_free(hsa_heap *h);
+/* Frees the reference arrays (out_off, out_dst, kind, label; m stays) once
+ * nothing more needs them, to lower the load's peak memory. */
+void hsa_heap_drop_edges(hsa_heap *h);
 /* The string for id, or "" (never NULL). */
 const char *hsa_heap_string(const hsa_heap *h, uint64_t id);
 

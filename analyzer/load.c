@@ -333,6 +333,18 @@ done:
 	return rc;
 }
 
+void hsa_heap_drop_edges(hsa_heap *h)
+{
+	free(h->out_off);
+	free(h->out_dst);
+	free(h->kind);
+	free(h->label);
+	h->out_off = NULL;
+	h->out_dst = NULL;
+	h->kind = NULL;
+	h->label = NULL;
+}
+
 void hsa_heap_free(hsa_heap *h)
 {
 	if (!h)

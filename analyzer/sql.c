@@ -133,15 +133,23 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* An object id (node + 1) for an address, NULL when not in the dump. */
-static void bind_obj(sqlite3_stmt *st, int i, const hsa_heap *h, uint64_t addr)
+/* An object's address where its id goes: resolve_sql turns it into the
+ * id once the address index exists, so the load need not keep its
+ * address map (the largest array per object) past the read. */
+static void bind_obj(sqlite3_stmt *st, int i, uint64_t addr)
 {
-	hsa_node v = hsa_addrmap_get(&h->map, addr);
-	if (v == HSA_NONE)
-		sqlite3_bind_null(st, i);
+	if (addr)
+		sqlite3_bind_int64(st, i, (int64_t)addr);
 	else
-		sqlite3_bind_int64(st, i, (int64_t)v + 1);
+		sqlite3_bind_null(st, i);
 }
+
+static const char resolve_sql[] =
+	"UPDATE tasks SET object = (SELECT id FROM objects WHERE addr = tasks.object),"
+	" coro = (SELECT id FROM objects WHERE addr = tasks.coro),"
+	" awaited = (SELECT id FROM objects WHERE addr = tasks.awaited);"
+	"UPDATE task_awaits SET object = (SELECT id FROM objects WHERE addr = task_awaits.object);"
+	"UPDATE threads SET frame = (SELECT id FROM objects WHERE addr = threads.frame);";
 
 static int put_object(writer *w, const hs_object *o)
 {
@@ -194,12 +202,12 @@ static int put_task(writer *w, const hs_task *t)
 {
 	const hsa_heap *h = w->h;
 	sqlite3_stmt *st = w->st[S_TASK];
-	bind_obj(st, 1, h, t->addr);
+	bind_obj(st, 1, t->addr);
 	sqlite3_bind_int64(st, 2, (int64_t)t->addr);
 	sqlite3_bind_text(st, 3, hs_task_state_name(t->state), -1, SQLITE_STATIC);
 	bind_text(st, 4, hsa_heap_string(h, t->name));
-	bind_obj(st, 5, h, t->coro);
-	bind_obj(st, 6, h, t->awaited);
+	bind_obj(st, 5, t->coro);
+	bind_obj(st, 6, t->awaited);
 	if (step(st))
 		return -1;
 	int64_t task = sqlite3_last_insert_rowid(w->db);
@@ -209,7 +217,7 @@ static int put_task(writer *w, const hs_task *t)
 		sqlite3_bind_int64(st, 1, task);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
 		sqlite3_bind_int64(st, 3, (int64_t)a->addr);
-		bind_obj(st, 4, h, a->addr);
+		bind_obj(st, 4, a->addr);
 		bind_text(st, 5, hsa_heap_string(h, a->name));
 		bind_text(st, 6, hsa_heap_string(h, a->file));
 		sqlite3_bind_int64(st, 7, (int64_t)a->line);
@@ -319,7 +327,7 @@ static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		sqlite3_bind_int64(st, 1, (int64_t)rec->u.thread.ident);
 		sqlite3_bind_int64(st, 2, (int64_t)rec->u.thread.native_id);
 		bind_text(st, 3, hsa_heap_string(h, rec->u.thread.name));
-		bind_obj(st, 4, h, rec->u.thread.frame);
+		bind_obj(st, 4, rec->u.thread.frame);
 		sqlite3_bind_int(st, 5, rec->u.thread.flags & 1);
 		sqlite3_bind_int(st, 6, (rec->u.thread.flags >> 1) & 1);
 		return step(st);
@@ -824,7 +832,7 @@ static int index_progress(void *p)
 	return 0;
 }
 
-static int write_db(const hsa_heap *h, graph_job *job, const char *path,
+static int write_db(hsa_heap *h, graph_job *job, const char *path,
                     const struct stat *sb, const char *tmp, double t0, char *err,
                     size_t errlen)
 {
@@ -852,7 +860,7 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 	 * as one big in-memory sort. */
 	if (exec(w.db,
 	         "PRAGMA page_size=8192; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-8192; PRAGMA threads=2;",
+	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-4096; PRAGMA threads=2;",
 	         err, errlen) ||
 	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen))
 		goto done;
@@ -861,10 +869,15 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 			goto done;
 	if (put_edges(&w, err, errlen))
 		goto done;
+	/* Labels were for the edges rows only; the graph work, still running,
+	 * never reads them. */
+	free(h->label);
+	h->label = NULL;
 	if (graph_join(job) || groups_compute(h, g, &gs)) {
 		snprintf(err, errlen, "out of memory analyzing '%s'", path);
 		goto done;
 	}
+	hsa_heap_drop_edges(h);
 	w.type_count = gs.count[0];
 	w.type_size = gs.size[0];
 	w.type_retained = gs.retained[0];
@@ -887,7 +900,7 @@ static int write_db(const hsa_heap *h, graph_job *job, const char *path,
 	}
 	hsa_progress_start(&prog, "indexing", 0);
 	sqlite3_progress_handler(w.db, 1 << 20, index_progress, &prog);
-	if (exec(w.db, indexes, err, errlen))
+	if (exec(w.db, indexes, err, errlen) || exec(w.db, resolve_sql, err, errlen))
 		goto done;
 	sqlite3_progress_handler(w.db, 0, NULL, NULL);
 	hsa_progress_end(&prog);
@@ -966,6 +979,7 @@ int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
 		goto done;
 	have_heap = 1;
 	warn_load(path, &h);
+	hsa_addrmap_free(&h.map);
 	if (asprintf(&tmp, "%s.tmp%d", out, (int)getpid()) < 0) {
 		tmp = NULL;
 		snprintf(err, errlen, "out of memory");
