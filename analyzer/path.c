@@ -18,24 +18,23 @@ static int row(sqlite3 *db, const char *sql, int64_t a, sqlite3_stmt **out)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The first strong reference from src to dst: its kind and label. */
+/* The first strong reference from src to dst: its kind and label; an
+ * unlabelled one when src's list is not in the database (too long for an
+ * SQLite value, which the load warned about). */
 static int edge_between(sqlite3 *db, int64_t src, int64_t dst, hsa_hop *hop)
 {
 	static const char sql[] = "SELECT kind, label FROM refs WHERE src = ? AND dst = ?"
 	                          " AND kind != 11 ORDER BY seq LIMIT 1";
 	sqlite3_stmt *st = NULL;
-	int rc = -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, src);
 	sqlite3_bind_int64(st, 2, dst);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		hop->kind = sqlite3_column_int(st, 0);
-		hop->label = sqlite3_column_int64(st, 1);
-		rc = 0;
-	}
+	int r = sqlite3_step(st);
+	hop->kind = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : HS_E_OTHER;
+	hop->label = r == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
 	sqlite3_finalize(st);
-	return rc;
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
 }
 
 int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen)

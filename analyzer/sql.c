@@ -383,11 +383,13 @@ typedef struct edges_aux {
 	const hsa_heap *h;
 	const referrers *in;
 	hsa_progress *prog;
+	uint64_t max_len;   /* SQLite's longest value */
+	uint64_t too_long;  /* objects whose list exceeded it, left out */
 } edges_aux;
 
 typedef struct edges_cursor {
 	sqlite3_vtab_cursor base;
-	const edges_aux *aux;
+	edges_aux *aux;
 	uint64_t v;          /* current node */
 	hsa_str out, in;     /* its references and referrers as JSON */
 } edges_cursor;
@@ -438,6 +440,10 @@ static int edges_json(edges_cursor *c)
 		*p++ = ']';
 		*p = 0;
 		c->out.len = (size_t)(p - c->out.s);
+		if (c->out.len > c->aux->max_len) {
+			c->out.len = 0;
+			c->aux->too_long++;
+		}
 	}
 	a = in->off[v];
 	b = in->off[v + 1];
@@ -456,6 +462,10 @@ static int edges_json(edges_cursor *c)
 		*p++ = ']';
 		*p = 0;
 		c->in.len = (size_t)(p - c->in.s);
+		if (c->in.len > c->aux->max_len) {
+			c->in.len = 0;
+			c->aux->too_long++;
+		}
 	}
 	return 0;
 }
@@ -546,7 +556,7 @@ static int edges_eof(sqlite3_vtab_cursor *cur)
 static void result_json(sqlite3_context *ctx, const hsa_str *b)
 {
 	if (b->len)
-		sqlite3_result_text(ctx, b->s, (int)b->len, SQLITE_TRANSIENT);
+		sqlite3_result_text64(ctx, b->s, b->len, SQLITE_TRANSIENT, SQLITE_UTF8);
 	else
 		sqlite3_result_null(ctx);
 }
@@ -580,11 +590,12 @@ static const sqlite3_module edges_module = {
 	.xRowid = edges_rowid,
 };
 
-static int put_edges(writer *w, char *err, size_t errlen)
+static int put_edges(writer *w, const char *path, char *err, size_t errlen)
 {
 	hsa_progress prog;
 	referrers in = {0};
-	edges_aux aux = {w->h, &in, &prog};
+	edges_aux aux = {w->h, &in, &prog,
+	                 (uint64_t)sqlite3_limit(w->db, SQLITE_LIMIT_LENGTH, -1), 0};
 	int rc = -1;
 	if (referrers_build(w->h, &in)) {
 		snprintf(err, errlen, "out of memory");
@@ -597,6 +608,10 @@ static int put_edges(writer *w, char *err, size_t errlen)
 		rc = exec(w->db, "INSERT INTO edges SELECT * FROM hsa_edges", err, errlen);
 	hsa_progress_end(&prog);
 	referrers_free(&in);
+	if (!rc && aux.too_long)
+		hsa_warn("'%s': %" PRIu64 " objects have more references or referrers than an SQLite"
+		         " value holds; those lists are not in the refs and referrers views (the"
+		         " graph work used them)", path, aux.too_long);
 	return rc;
 }
 
@@ -867,7 +882,7 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	for (int i = 0; i < NSTMT; i++)
 		if (!(w.st[i] = hsa_db_prepare(w.db, stmt_sql[i], err, errlen)))
 			goto done;
-	if (put_edges(&w, err, errlen))
+	if (put_edges(&w, path, err, errlen))
 		goto done;
 	/* Labels were for the edges rows only; the graph work, still running,
 	 * never reads them. */
