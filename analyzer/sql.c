@@ -59,6 +59,10 @@ static const char schema[] =
 	"CREATE VIEW refs_v AS SELECT r.src, r.seq, r.dst, k.name AS kind,"
 	" CASE WHEN r.kind = 4 THEN r.label ELSE s.s END AS label FROM refs r"
 	" LEFT JOIN edge_kinds k ON k.kind = r.kind"
+	" LEFT JOIN strings s ON s.id = r.label AND r.kind != 4;"
+	"CREATE VIEW referrers_v AS SELECT r.dst, r.src, r.seq, k.name AS kind,"
+	" CASE WHEN r.kind = 4 THEN r.label ELSE s.s END AS label FROM referrers r"
+	" LEFT JOIN edge_kinds k ON k.kind = r.kind"
 	" LEFT JOIN strings s ON s.id = r.label AND r.kind != 4;";
 
 /* Indexes are built after the rows are in: far cheaper than keeping them

@@ -308,6 +308,12 @@ Test(commands, refs_and_referrers_views)
 	cr_assert(strstr(out, "100:0:4:0 100:1:4:1 300:0:11:0 400:0:3:"), "%s", out);
 	free(out);
 	out = run_ok("sql %s %s", path,
+	             "'SELECT group_concat(e, \" \") FROM (SELECT kind || \":\" || coalesce(label, \"-\") AS e"
+	             " FROM referrers_v WHERE dst = (SELECT id FROM objects WHERE addr = 512)"
+	             " ORDER BY src, seq)'");
+	cr_assert(strstr(out, "index:0 index:1 weak:- attr:name\n"), "%s", out);
+	free(out);
+	out = run_ok("sql %s %s", path,
 	             "'SELECT (SELECT count(*) FROM refs) || \"=\" || value FROM meta"
 	             " WHERE key = \"load.references\"'");
 	cr_assert(strstr(out, "5=5"), "%s", out);
