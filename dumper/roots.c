@@ -135,10 +135,28 @@ static int thread_root(struct hsd_ctx *c, PyThreadState *ts, PyObject *active)
 	return 0;
 }
 
+/* Every module of the table is a root of its own, named by its key: a
+ * path then starts "module app.stats → ..." rather than at the table,
+ * and is no hop longer than one from a thread's frame (a script's
+ * module-level frame has the module's dict as its locals). */
+static int module_roots(struct hsd_ctx *c, PyObject *modules)
+{
+	Py_ssize_t pos = 0;
+	PyObject *k, *v;
+	while (modules && PyDict_Check(modules) && PyDict_Next(modules, &pos, &k, &v)) {
+		if (v == Py_None || !PyUnicode_Check(k))
+			continue;
+		if (hsd_root(c, (uintptr_t)v, HS_R_MODULES, hsd_label_plain(c, k), 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int hsd_roots(struct hsd_ctx *c)
 {
 	PyInterpreterState *interp = c->interp;
 	if (interp_root(c, hsd_interp_modules(interp), HS_R_MODULES) < 0 ||
+	    module_roots(c, hsd_interp_modules(interp)) < 0 ||
 	    interp_root(c, interp->builtins, HS_R_BUILTINS) < 0 ||
 	    interp_root(c, interp->sysdict, HS_R_SYSDICT) < 0)
 		return -1;

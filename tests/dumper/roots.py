@@ -7,6 +7,7 @@ usage: roots.py DUMP VIEW
   thread IDENT NAME LINE   the worker thread and the line it waits on
   local ID                 a local variable of the worker's frame
   main IDENT               the main thread
+  modules N ID             modules in sys.modules; the threading module
 """
 import atexit
 import sys
@@ -55,8 +56,10 @@ def main(dump_path, view_path):
     started.wait()
     while not waiting(t):  # until the worker is inside ev.wait()
         time.sleep(0.001)
+    nmods = sum(1 for v in list(sys.modules.values()) if v is not None)
     heapsnap.dump(dump_path)
     with open(view_path, "w") as f:
+        f.write("modules %d %x\n" % (nmods, id(threading)))
         f.write("held %x\n" % held)
         f.write("thread %d worker-A %d\n" % (t.ident, WAIT_LINE))
         f.write("local %x\n" % shared[0])

@@ -504,7 +504,7 @@ Test(dumper, roots_threads_and_held_from_c)
 	load_dump(&d, dir, "roots.hsnap");
 	char *text = t_slurp(viewp, NULL);
 	cr_assert(text);
-	unsigned long held = 0, local = 0;
+	unsigned long held = 0, local = 0, threading_mod = 0, nmods = 0;
 	unsigned long long ident = 0, mainid = 0;
 	unsigned line = 0;
 	char tname[64] = "";
@@ -513,18 +513,29 @@ Test(dumper, roots_threads_and_held_from_c)
 		sscanf(l, "thread %llu %63s %u", &ident, tname, &line);
 		sscanf(l, "local %lx", &local);
 		sscanf(l, "main %llu", &mainid);
+		sscanf(l, "modules %lu %lx", &nmods, &threading_mod);
 	}
 	free(text);
 	cr_assert(held && local && ident && mainid && line);
 
-	/* the interpreter's tables */
-	int modules = 0, builtins = 0, sysdict = 0;
+	/* the interpreter's tables, and each module by its sys.modules key */
+	unsigned long tables = 0, named = 0;
+	int builtins = 0, sysdict = 0, threading_ok = 0;
 	for (size_t i = 0; i < d.nroots; i++) {
-		modules += d.roots[i].kind == HS_R_MODULES;
-		builtins += d.roots[i].kind == HS_R_BUILTINS;
-		sysdict += d.roots[i].kind == HS_R_SYSDICT;
+		const hs_root *rt = &d.roots[i];
+		if (rt->kind == HS_R_MODULES && !rt->name)
+			tables++;
+		if (rt->kind == HS_R_MODULES && rt->name) {
+			named++;
+			if (!strcmp(t_str(&d, rt->name), "threading"))
+				threading_ok = rt->addr == threading_mod && t_find(&d, rt->addr);
+		}
+		builtins += rt->kind == HS_R_BUILTINS;
+		sysdict += rt->kind == HS_R_SYSDICT;
 	}
-	cr_expect(modules == 1 && builtins == 1 && sysdict == 1);
+	cr_expect(tables == 1 && builtins == 1 && sysdict == 1);
+	cr_expect_eq(named, nmods, "%lu named module roots for %lu modules", named, nmods);
+	cr_expect(threading_ok, "no module root 'threading' at the module's address");
 
 	/* atexit's list is C memory: the method is held from C, surplus 1 */
 	const hs_root *r = find_root(&d, held, HS_R_HELD_FROM_C);

@@ -81,7 +81,7 @@ count=$(awk '$1 == "pipprobe_held.PipProbe" { print $2 }' <<<"$top")
 
 path=$("$hs" path "$dump" 'PipProbe#1') || fail "'heapsnap path' failed"
 first=$(head -1 <<<"$path")
-grep -qF "['pipprobe_held'] → module → __dict__['held'] → list[" <<<"$first" ||
+grep -qF "module pipprobe_held → __dict__['held'] → list[" <<<"$first" ||
   fail "'heapsnap path' does not go through pipprobe_held.held: $first"
 
 echo "test_pip: heapsnap $pyver from a fresh virtualenv: dump, top and path ok"
