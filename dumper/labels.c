@@ -287,7 +287,8 @@ int hsd_label(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t)
 		named(c, &cur, ((PyCFunctionObject *)o)->m_module, HSD_N_MODULE);
 		break;
 	case HSD_SH_CELL:
-		hsd_mark(c, &cur, ((PyCellObject *)o)->ob_ref, HS_E_CELL,
+		/* a slot of the cell; HS_E_CELL is a frame's cell variable */
+		hsd_mark(c, &cur, ((PyCellObject *)o)->ob_ref, HS_E_NAMED,
 		     c->names[HSD_N_CELL_CONTENTS]);
 		break;
 	case HSD_SH_MODULE: {

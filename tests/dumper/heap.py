@@ -167,7 +167,7 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         label(heap["list"], heap["list"][1], E_INDEX, "1")
         label(heap["list"][2], heap["list"][2][1], E_INDEX, "1")
         cell = heap["closure"].__closure__[0]
-        label(cell, cell.cell_contents, E_CELL, "cell_contents")
+        label(cell, cell.cell_contents, E_NAMED, "cell_contents")
         label(heap["closure"], heap["closure"].__closure__, E_NAMED, "__closure__")
         label(heap["bound"], point, E_SELF, "-")
         label(heap["bound"], Point.norm, E_FUNC, "-")
