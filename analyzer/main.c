@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "util.h"
 
 /* cmdtable.h lists HSA_COMMAND(name) for every cmd_NAME.c (CMakeLists.txt). */
@@ -28,6 +30,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* SQLite's memory statistics take a global lock per allocation. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return HSA_EXIT_USAGE;
