@@ -327,8 +327,10 @@ typedef struct hs_record {
 	} u;
 } hs_record;
 
-/* Opens a file (read fully into memory via mmap) or a memory buffer (not
- * copied; must outlive the reader). Validates the header. Returns NULL and
+/* Opens a file (mapped with mmap; the pages of sections already read are
+ * given back as the read moves on, so a dump costs no resident memory
+ * beyond the section at hand) or a memory buffer (not copied; must outlive
+ * the reader). Validates the header. Returns NULL and
  * fills err ("'path': not a heapsnap dump (bad magic)", "...newer major
  * version 2...", "...: No such file...") on failure. */
 hs_reader *hs_reader_open(const char *path, char *err, size_t errlen);

@@ -41,6 +41,7 @@ struct hs_reader {
 	uint64_t trailer_nsec;
 	uint64_t index_off;
 	size_t pos;          /* next section header */
+	size_t released;     /* mapped bytes below this were given back */
 	int stopped;         /* a fatal problem: no more sections */
 	int at_end;
 	ZSTD_DCtx *dctx;
@@ -266,8 +267,24 @@ static int known_kind(unsigned kind, unsigned flags)
 
 static void verify_index(hs_reader *r);
 
+/* A read goes forward and never back to the compressed bytes behind it
+ * (strings are copied out): their pages go back to the page cache, so a
+ * mapped dump does not add its size to the reader's resident memory. */
+static void release_behind(hs_reader *r)
+{
+	if (!r->mapped)
+		return;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t end = r->pos & ~(page - 1);
+	if (end > r->released) {
+		madvise((void *)(r->data + r->released), end - r->released, MADV_DONTNEED);
+		r->released = end;
+	}
+}
+
 int hs_reader_next_section(hs_reader *r, hs_section *out)
 {
+	release_behind(r);
 	r->rp = r->rend = NULL;
 	r->sec_ok = 0;
 	r->has_held = 0;
