@@ -311,6 +311,22 @@ int hsd_label(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t)
 	case HSD_SH_GEN:
 		gen_fields(c, &cur, (PyGenObject *)o);
 		break;
+	case HSD_SH_EXCEPTION: {
+		/* BaseException_traverse's order; subclasses with fields of
+		 * their own (OSError, ImportError...) visit those first */
+		PyBaseExceptionObject *e = (PyBaseExceptionObject *)o;
+		named(c, &cur, e->dict, HSD_N_DICT);
+		named(c, &cur, e->args, HSD_N_ARGS);
+		named(c, &cur, e->notes, HSD_N_NOTES);
+		named(c, &cur, e->traceback, HSD_N_TRACEBACK);
+		named(c, &cur, e->cause, HSD_N_CAUSE);
+		named(c, &cur, e->context, HSD_N_CONTEXT_EXC);
+		break;
+	}
+	case HSD_SH_TRACEBACK:
+		named(c, &cur, (PyObject *)((PyTracebackObject *)o)->tb_next, HSD_N_TB_NEXT);
+		named(c, &cur, (PyObject *)((PyTracebackObject *)o)->tb_frame, HSD_N_TB_FRAME);
+		break;
 	case HSD_SH_WEAKREF: {
 		PyWeakReference *wr = (PyWeakReference *)o;
 		named(c, &cur, wr->wr_callback, HSD_N_CALLBACK);

@@ -637,6 +637,10 @@ int hsd_names_init(struct hsd_ctx *c)
 		[HSD_N_TASK_NAME] = "_name", [HSD_N_CONTEXT] = "_context",
 		[HSD_N_CO_NAME] = "co_name", [HSD_N_CO_QUALNAME] = "co_qualname",
 		[HSD_N_GI_CODE] = "gi_code", [HSD_N_FUTURE] = "future",
+		[HSD_N_ARGS] = "args", [HSD_N_NOTES] = "__notes__",
+		[HSD_N_TRACEBACK] = "__traceback__", [HSD_N_CAUSE] = "__cause__",
+		[HSD_N_CONTEXT_EXC] = "__context__", [HSD_N_TB_NEXT] = "tb_next",
+		[HSD_N_TB_FRAME] = "tb_frame",
 	};
 	for (int i = 0; i < HSD_N_COUNT; i++) {
 		if (!(c->names[i] = hsd_intern_cstr(c, names[i])))

@@ -53,6 +53,8 @@ static uint8_t exact_shape(PyTypeObject *b)
 	if (b == &_PyWeakref_RefType || b == &_PyWeakref_ProxyType ||
 	    b == &_PyWeakref_CallableProxyType)
 		return HSD_SH_WEAKREF;
+	if (b == (PyTypeObject *)PyExc_BaseException) return HSD_SH_EXCEPTION;
+	if (b == &PyTraceBack_Type) return HSD_SH_TRACEBACK;
 	return HSD_SH_OTHER;
 }
 

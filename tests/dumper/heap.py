@@ -54,6 +54,26 @@ class WithDict:
     pass
 
 
+class AppError(Exception):
+    pass
+
+
+def failing():
+    raise KeyError("inner")
+
+
+def raised():
+    """A ValueError raised while handling a KeyError from a nested call:
+    its __context__ has a traceback of two entries."""
+    try:
+        try:
+            failing()
+        except KeyError:
+            raise ValueError("outer")
+    except ValueError as e:
+        return e
+
+
 class Sneaky:
     """sys.getsizeof would run this; the dump must not."""
     calls = []
@@ -169,6 +189,15 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         cell = heap["closure"].__closure__[0]
         label(cell, cell.cell_contents, E_NAMED, "cell_contents")
         label(heap["closure"], heap["closure"].__closure__, E_NAMED, "__closure__")
+        exc = heap["exception"]
+        label(exc, exc.args, E_NAMED, "args")
+        label(exc, exc.__traceback__, E_NAMED, "__traceback__")
+        label(exc, exc.__context__, E_NAMED, "__context__")
+        label(exc.__traceback__, exc.__traceback__.tb_frame, E_NAMED, "tb_frame")
+        inner_tb = exc.__context__.__traceback__  # raised(), then failing()
+        label(inner_tb, inner_tb.tb_next, E_NAMED, "tb_next")
+        label(inner_tb.tb_next, inner_tb.tb_next.tb_frame, E_NAMED, "tb_frame")
+        label(heap["custom_exc"], heap["custom_exc"].args, E_NAMED, "args")
         label(heap["bound"], point, E_SELF, "-")
         label(heap["bound"], Point.norm, E_FUNC, "-")
         label(heap["weak"], point, E_WEAK, "-")
@@ -208,6 +237,8 @@ def main(dump_path, view_path):
     heap["bigstr"] = "é" * 300
     heap["values"] = values()
     heap["sneaky"] = Sneaky()
+    heap["exception"] = raised()
+    heap["custom_exc"] = AppError("custom", 7)
     local_marker = ["local-marker"]
     cellvar = ["cell-var"]
 
