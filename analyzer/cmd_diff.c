@@ -172,9 +172,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 			json_pair(&j, "retained", w->v[RETAINED], "retained_delta");
 			hsa_json_close(&j);
 		}
-		hsa_json_end(&j);
-		hsa_json_close(&j);
-		hsa_json_finish(&j);
+		hsa_json_end_document(&j);
 		rc = 0;
 		goto done;
 	}
@@ -413,9 +411,7 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 		}
 	}
 	if (json) {
-		hsa_json_end(&j);
-		hsa_json_close(&j);
-		hsa_json_finish(&j);
+		hsa_json_end_document(&j);
 	} else {
 		hsa_table_print(tab, stdout, "  ");
 	}

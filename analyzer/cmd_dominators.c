@@ -121,9 +121,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 			goto oom;
 	}
 	if (jp) {
-		hsa_json_end(&j);
-		hsa_json_close(&j);
-		hsa_json_finish(&j);
+		hsa_json_end_document(&j);
 	} else {
 		hsa_table_print(t, stdout, "");
 	}

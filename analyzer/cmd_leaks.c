@@ -77,9 +77,7 @@ static void print_json(const hsa_leak_report *r, char **dumps, uint64_t max)
 			hsa_json_str(&j, "also", g->also);
 		hsa_json_close(&j);
 	}
-	hsa_json_end(&j);
-	hsa_json_close(&j);
-	hsa_json_finish(&j);
+	hsa_json_end_document(&j);
 }
 
 /* "300 → 600 → 900" */

@@ -62,9 +62,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	if (jp) {
-		hsa_json_end(&j);
-		hsa_json_close(&j);
-		hsa_json_finish(&j);
+		hsa_json_end_document(&j);
 	}
 	rc = 0;
 done:

@@ -585,6 +585,13 @@ void hsa_json_finish(hsa_json *j)
 	fflush(j->f);
 }
 
+void hsa_json_end_document(hsa_json *j)
+{
+	hsa_json_end(j);
+	hsa_json_close(j);
+	hsa_json_finish(j);
+}
+
 /* ---- progress ---------------------------------------------------------- */
 
 void hsa_progress_start(hsa_progress *p, const char *what, uint64_t total)

@@ -128,6 +128,9 @@ void hsa_json_bool(hsa_json *j, const char *key, int v);
 void hsa_json_null(hsa_json *j, const char *key);
 /* Ends the document with a newline. */
 void hsa_json_finish(hsa_json *j);
+/* Ends a document of the usual shape {..., "rows": [...]}: the array, the
+ * object, the output. */
+void hsa_json_end_document(hsa_json *j);
 
 /* ---- progress ---------------------------------------------------------- */
 
