@@ -28,27 +28,35 @@ static int64_t count(sqlite3 *db, const char *sql, int64_t id)
 	return n;
 }
 
-/* Referrers or referents: (other object, kind, label) rows. */
-static int neighbours(shown *s, const char *title, const char *count_sql, const char *sql,
-                      int64_t id)
+/* Referrers or referents: (other object, kind, label) rows, counted in
+ * units (NULL: references). One row past the limit tells whether the
+ * list was cut, whatever the count counts. */
+static int neighbours(shown *s, const char *title, const char *units, const char *count_sql,
+                      const char *sql, int64_t id)
 {
 	sqlite3_stmt *st = NULL;
 	hsa_table *t = NULL;
-	int rc = -1;
+	int rc = -1, cut = 0;
+	uint64_t rows = 0;
 	int64_t total = count(s->db, count_sql, id);
 	if (total < 0 || !(st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err))))
 		goto done;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (int64_t)s->limit);
+	sqlite3_bind_int64(st, 2, (int64_t)s->limit + 1);
 	static const char *const heads[] = {"via", "address", "object"};
 	if (s->j) {
 		hsa_json_open(s->j, title);
 		hsa_json_int(s->j, "count", total);
+		hsa_json_str(s->j, "unit", units ? units : "references");
 		hsa_json_array(s->j, "items");
 	} else if (!(t = hsa_table_new(3, heads, "lll"))) {
 		goto done;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (rows++ == s->limit) {
+			cut = 1;
+			break;
+		}
 		int64_t other = sqlite3_column_int64(st, 0);
 		int kind = sqlite3_column_int(st, 1);
 		hsa_str label = {0}, desc = {0};
@@ -76,8 +84,8 @@ static int neighbours(shown *s, const char *title, const char *count_sql, const 
 		hsa_json_end(s->j);
 		hsa_json_close(s->j);
 	} else {
-		printf("\n%s: %" PRId64 "%s\n", title, total,
-		       (uint64_t)total > s->limit ? " (the first shown; see -n)" : "");
+		printf("\n%s: %" PRId64 "%s%s%s\n", title, total, units ? " " : "", units ? units : "",
+		       cut ? " (the first shown; see -n)" : "");
 		if (total)
 			hsa_table_print(t, stdout, "  ");
 	}
@@ -210,9 +218,14 @@ static int show(shown *s, int64_t id)
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
 		goto done;
-	if (neighbours(s, "referrers", "SELECT count(*) FROM referrers WHERE dst = ?",
+	/* Referrers are counted as objects: one row of edges has them, where
+	 * counting their references would unfold every referrer's list (a
+	 * class with millions of instances). */
+	if (neighbours(s, "referrers", "objects",
+	               "SELECT coalesce((SELECT json_array_length(referrers) FROM edges"
+	               " WHERE id = ?), 0)",
 	               "SELECT src, kind, label FROM referrers WHERE dst = ? LIMIT ?", id) ||
-	    neighbours(s, "referents", "SELECT count(*) FROM refs WHERE src = ?",
+	    neighbours(s, "referents", NULL, "SELECT count(*) FROM refs WHERE src = ?",
 	               "SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT ?", id))
 		goto done;
 	if (s->j) {
@@ -276,7 +289,9 @@ const hsa_cmd hsa_cmd_show = {
 	.usage = "DUMP OBJ [-n N] [--json]",
 	.details = "OBJ is an address (0x7f3a...) or TYPE[#k], the k-th largest object of\n"
 	           "that type by retained size (TYPE#1, the largest, when #k is left out).\n"
-	           "TYPE is a full name (builtins.dict) or a unique short one (dict).",
+	           "TYPE is a full name (builtins.dict) or a unique short one (dict).\n"
+	           "Referrers are counted as objects (one may refer more than once),\n"
+	           "referents as references.",
 	.min_pos = 2,
 	.max_pos = 2,
 	.opts = opts,

@@ -318,5 +318,14 @@ Test(commands, refs_and_referrers_views)
 	             " WHERE key = \"load.references\"'");
 	cr_assert(strstr(out, "5=5"), "%s", out);
 	free(out);
+	/* show counts referring objects; all four references are listed */
+	out = run_ok("show %s %s", path, "0x200");
+	cr_assert(strstr(out, "referrers: 3 objects\n"), "%s", out);
+	cr_assert(strstr(out, "[0] ") && strstr(out, "[1] ") && strstr(out, "(weak)") &&
+	          strstr(out, ".name "), "%s", out);
+	free(out);
+	out = run_ok("show %s %s", path, "0x200 -n 2");
+	cr_assert(strstr(out, "referrers: 3 objects (the first shown; see -n)\n"), "%s", out);
+	free(out);
 	free(path);
 }
