@@ -3,40 +3,74 @@
 #include <inttypes.h>
 #include <string.h>
 
-int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
-                  hsa_progress *p)
+void hsa_scan_begin(hsa_scan *s, hs_reader *r, hsa_file_stats *st, hsa_progress *p)
 {
+	memset(s, 0, sizeof(*s));
+	s->r = r;
+	s->st = st;
+	s->p = p;
 	memset(st, 0, sizeof(*st));
 	st->size = hs_reader_size(r);
 	hs_reader_version(r, &st->major, &st->minor);
-	hs_section sec;
-	hs_record rec;
-	int rc = 0, s;
-	while ((s = hs_reader_next_section(r, &sec)) != 0) {
-		if (s < 0)
-			continue; /* the reader has skipped the damage; keep what follows */
-		if (p)
-			hsa_progress_update(p, sec.offset);
-		hsa_kind_stats *ks = &st->kind[sec.kind <= HS_K_MAX_KNOWN ? sec.kind : 0];
-		ks->sections++;
-		ks->comp += sec.comp_len;
-		ks->raw += sec.raw_len;
-		while (hs_reader_next_record(r, &rec) > 0) {
-			/* Object sections carry their objects' references as records
-			 * of their own: count records by their kind. */
-			st->kind[rec.kind >= 1 && rec.kind <= HS_K_MAX_KNOWN ? rec.kind : 0].records++;
-			if (rec.kind == HS_K_REFS)
-				st->edges += rec.u.refs.n;
-			if (fn && (rc = fn(ctx, &sec, &rec)) != 0)
-				goto done;
-		}
-	}
-done:
-	st->complete = hs_reader_complete(r);
-	st->problems = hs_reader_problems(r);
-	st->skipped = hs_reader_skipped(r);
-	const char *e = hs_reader_error(r);
+}
+
+void hsa_scan_end(hsa_scan *s)
+{
+	hsa_file_stats *st = s->st;
+	st->complete = hs_reader_complete(s->r);
+	st->problems = hs_reader_problems(s->r);
+	st->skipped = hs_reader_skipped(s->r);
+	const char *e = hs_reader_error(s->r);
 	snprintf(st->problem, sizeof(st->problem), "%s", e ? e : "");
+}
+
+int hsa_scan_next(hsa_scan *s, hs_record *rec)
+{
+	hsa_file_stats *st = s->st;
+	for (;;) {
+		if (s->open) {
+			if (hs_reader_next_record(s->r, rec) > 0) {
+				/* Object sections carry their objects' references as
+				 * records of their own: count records by their kind. */
+				st->kind[rec->kind >= 1 && rec->kind <= HS_K_MAX_KNOWN ? rec->kind : 0]
+				        .records++;
+				if (rec->kind == HS_K_REFS)
+					st->edges += rec->u.refs.n;
+				return 1;
+			}
+			s->open = 0;
+		}
+		if (s->done)
+			return 0;
+		int k = hs_reader_next_section(s->r, &s->sec);
+		if (k == 0) {
+			s->done = 1;
+			hsa_scan_end(s);
+			return 0;
+		}
+		if (k < 0)
+			continue; /* the reader has skipped the damage; keep what follows */
+		if (s->p)
+			hsa_progress_update(s->p, s->sec.offset);
+		hsa_kind_stats *ks = &st->kind[s->sec.kind <= HS_K_MAX_KNOWN ? s->sec.kind : 0];
+		ks->sections++;
+		ks->comp += s->sec.comp_len;
+		ks->raw += s->sec.raw_len;
+		s->open = 1;
+	}
+}
+
+int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
+                  hsa_progress *p)
+{
+	hsa_scan s;
+	hs_record rec;
+	int rc = 0;
+	hsa_scan_begin(&s, r, st, p);
+	while (hsa_scan_next(&s, &rec) > 0)
+		if (fn && (rc = fn(ctx, &s.sec, &rec)) != 0)
+			break;
+	hsa_scan_end(&s);
 	return rc;
 }
 

@@ -36,6 +36,21 @@ typedef int (*hsa_record_fn)(void *ctx, const hs_section *sec, const hs_record *
 int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
                   hsa_progress *p);
 
+/* The same scan pulled one record at a time. hsa_scan_next returns 1 with
+ * rec filled (valid until the next call; s->sec is its section), or 0
+ * after the last record, st then final. hsa_scan_end makes st final when
+ * a scan stops early. */
+typedef struct hsa_scan {
+	hs_reader *r;
+	hsa_file_stats *st;
+	hsa_progress *p;
+	hs_section sec;
+	int open, done;
+} hsa_scan;
+void hsa_scan_begin(hsa_scan *s, hs_reader *r, hsa_file_stats *st, hsa_progress *p);
+int hsa_scan_next(hsa_scan *s, hs_record *rec);
+void hsa_scan_end(hsa_scan *s);
+
 /* A metadata value as text ("3.11.7", "42", "-1", "0.25"). */
 void hsa_meta_text(const hs_meta *m, hsa_str *out);
 

@@ -72,7 +72,7 @@ static const char indexes[] =
 	"CREATE INDEX objects_addr ON objects(addr);";
 
 enum {
-	S_META, S_STRING, S_TYPE, S_OBJECT, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
+	S_META, S_STRING, S_TYPE, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
 	S_THREAD, S_TASK, S_AWAIT, NSTMT
 };
 
@@ -80,7 +80,6 @@ static const char *const stmt_sql[NSTMT] = {
 	"INSERT OR REPLACE INTO meta VALUES(?,?)",
 	"INSERT OR REPLACE INTO strings VALUES(?,?)",
 	"INSERT OR REPLACE INTO types VALUES(?,?,?,?,?,?,?)",
-	"INSERT INTO objects VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	"INSERT INTO roots(object, kind, name, extra) VALUES(?,?,?,?)",
 	"INSERT OR REPLACE INTO frames VALUES(?,?,?)",
 	"INSERT OR REPLACE INTO tracebacks VALUES(?,?,?,?)",
@@ -155,53 +154,6 @@ static const char resolve_sql[] =
 	"UPDATE task_awaits SET object = (SELECT id FROM objects WHERE addr = task_awaits.object);"
 	"UPDATE threads SET frame = (SELECT id FROM objects WHERE addr = threads.frame);";
 
-static int put_object(writer *w, const hs_object *o)
-{
-	const hsa_heap *h = w->h;
-	const hsa_graph *g = w->g;
-	uint64_t v = w->ordinal++;
-	if (v >= h->n || !h->addr[v])
-		return 0; /* a duplicate, dropped at read */
-	sqlite3_stmt *st = w->st[S_OBJECT];
-	sqlite3_bind_int64(st, 1, (int64_t)v + 1);
-	sqlite3_bind_int64(st, 2, (int64_t)o->addr);
-	sqlite3_bind_int64(st, 3, (int64_t)h->type[v]);
-	sqlite3_bind_int64(st, 4, (int64_t)o->size);
-	if (o->flags & HS_OF_HAS_LEN)
-		sqlite3_bind_int64(st, 5, (int64_t)o->len);
-	else
-		sqlite3_bind_null(st, 5);
-	sqlite3_bind_int64(st, 6, (int64_t)o->refcnt);
-	sqlite3_bind_int64(st, 7, o->flags);
-	if (!(o->flags & HS_OF_HAS_VALUE))
-		sqlite3_bind_null(st, 8);
-	else if (hsa_utf8_valid(o->value, o->value_len))
-		sqlite3_bind_text(st, 8, (const char *)o->value, (int)o->value_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_blob(st, 8, o->value, (int)o->value_len, SQLITE_STATIC);
-	bind_text(st, 9, o->flags & HS_OF_HAS_NAME ? hsa_heap_string(h, o->name) : NULL);
-	if (h->trace[v])
-		sqlite3_bind_int64(st, 10, h->trace[v]);
-	else
-		sqlite3_bind_null(st, 10);
-	int reach = g->depth[v] != HSA_UNREACHABLE;
-	sqlite3_bind_int(st, 11, reach);
-	if (reach)
-		sqlite3_bind_int64(st, 12, g->depth[v]);
-	else
-		sqlite3_bind_null(st, 12);
-	if (g->parent[v] != HSA_NONE)
-		sqlite3_bind_int64(st, 13, (int64_t)g->parent[v] + 1);
-	else
-		sqlite3_bind_null(st, 13);
-	if (g->idom[v] != HSA_NONE)
-		sqlite3_bind_int64(st, 14, (int64_t)g->idom[v] + 1);
-	else
-		sqlite3_bind_null(st, 14);
-	sqlite3_bind_int64(st, 15, (int64_t)g->retained[v]);
-	return step(st);
-}
-
 static int put_task(writer *w, const hs_task *t)
 {
 	const hsa_heap *h = w->h;
@@ -259,7 +211,8 @@ static int put_meta(writer *w, const hs_meta *m)
 	return step(st);
 }
 
-/* The second pass: every record but references goes in as it comes. */
+/* The second pass: every record but objects (hsa_objects below) and
+ * references goes in as it comes. */
 static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 {
 	writer *w = ctx;
@@ -287,10 +240,6 @@ static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		sqlite3_bind_int64(st, 7, (int64_t)w->type_retained[id]);
 		return step(st);
 	}
-	case HS_K_OBJECTS:
-		if (!(w->ordinal & 0xffff))
-			hsa_progress_update(w->prog, w->ordinal);
-		return put_object(w, &rec->u.object);
 	case HS_K_FRAMES:
 		st = w->st[S_FRAME];
 		sqlite3_bind_int64(st, 1, (int64_t)rec->u.frame.id);
@@ -619,6 +568,224 @@ static int put_edges(writer *w, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* The object rows come through a virtual table as well: "INSERT INTO
+ * objects SELECT * FROM hsa_objects" pulls the dump's second pass, and the
+ * records that are not objects go into their tables on the way. */
+typedef struct objects_aux {
+	writer *w;
+	hs_reader *r;
+} objects_aux;
+
+typedef struct objects_vtab {
+	sqlite3_vtab base;
+	objects_aux *aux;
+} objects_vtab;
+
+typedef struct objects_cursor {
+	sqlite3_vtab_cursor base;
+	objects_aux *aux;
+	hsa_scan scan;
+	hsa_file_stats st;
+	hs_record rec;
+	uint64_t v; /* node of the current object */
+	int eof;
+} objects_cursor;
+
+static int objects_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                           sqlite3_vtab **out, char **err)
+{
+	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, addr, type, size, len, refcnt, flags,"
+	                                  " value, name, trace, reachable, depth, parent, idom,"
+	                                  " retained)");
+	if (rc != SQLITE_OK)
+		return rc;
+	objects_vtab *t = sqlite3_malloc(sizeof(*t));
+	if (!t)
+		return SQLITE_NOMEM;
+	memset(t, 0, sizeof(*t));
+	t->aux = aux;
+	*out = &t->base;
+	return SQLITE_OK;
+}
+
+static int objects_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
+{
+	objects_cursor *c = sqlite3_malloc(sizeof(*c));
+	if (!c)
+		return SQLITE_NOMEM;
+	memset(c, 0, sizeof(*c));
+	c->aux = ((objects_vtab *)t)->aux;
+	*out = &c->base;
+	return SQLITE_OK;
+}
+
+static int objects_close(sqlite3_vtab_cursor *c)
+{
+	sqlite3_free(c);
+	return SQLITE_OK;
+}
+
+/* To the next object that is a node (duplicates were dropped at read),
+ * writing the other records met on the way. */
+static int objects_advance(objects_cursor *c)
+{
+	writer *w = c->aux->w;
+	while (hsa_scan_next(&c->scan, &c->rec) > 0) {
+		if (c->rec.kind != HS_K_OBJECTS) {
+			if (put_record(w, &c->scan.sec, &c->rec)) {
+				sqlite3_vtab *t = c->base.pVtab;
+				sqlite3_free(t->zErrMsg);
+				t->zErrMsg = sqlite3_mprintf("%s", sqlite3_errmsg(w->db));
+				return SQLITE_ERROR;
+			}
+			continue;
+		}
+		uint64_t v = w->ordinal++;
+		if (!(v & 0xffff))
+			hsa_progress_update(w->prog, v);
+		if (v < w->h->n && w->h->addr[v]) {
+			c->v = v;
+			return SQLITE_OK;
+		}
+	}
+	c->eof = 1;
+	return SQLITE_OK;
+}
+
+static int objects_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
+                          sqlite3_value **argv)
+{
+	objects_cursor *c = (objects_cursor *)cur;
+	hsa_scan_begin(&c->scan, c->aux->r, &c->st, NULL);
+	return objects_advance(c);
+}
+
+static int objects_next(sqlite3_vtab_cursor *cur)
+{
+	return objects_advance((objects_cursor *)cur);
+}
+
+static int objects_eof(sqlite3_vtab_cursor *cur)
+{
+	return ((objects_cursor *)cur)->eof;
+}
+
+static void result_node(sqlite3_context *ctx, hsa_node v)
+{
+	if (v == HSA_NONE)
+		sqlite3_result_null(ctx);
+	else
+		sqlite3_result_int64(ctx, (int64_t)v + 1);
+}
+
+static int objects_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
+{
+	objects_cursor *c = (objects_cursor *)cur;
+	const hs_object *o = &c->rec.u.object;
+	const hsa_heap *h = c->aux->w->h;
+	const hsa_graph *g = c->aux->w->g;
+	uint64_t v = c->v;
+	int reach = g->depth[v] != HSA_UNREACHABLE;
+	switch (i) {
+	case 0:
+		sqlite3_result_int64(ctx, (int64_t)v + 1);
+		break;
+	case 1:
+		sqlite3_result_int64(ctx, (int64_t)o->addr);
+		break;
+	case 2:
+		sqlite3_result_int64(ctx, (int64_t)h->type[v]);
+		break;
+	case 3:
+		sqlite3_result_int64(ctx, (int64_t)o->size);
+		break;
+	case 4:
+		if (o->flags & HS_OF_HAS_LEN)
+			sqlite3_result_int64(ctx, (int64_t)o->len);
+		else
+			sqlite3_result_null(ctx);
+		break;
+	case 5:
+		sqlite3_result_int64(ctx, (int64_t)o->refcnt);
+		break;
+	case 6:
+		sqlite3_result_int64(ctx, o->flags);
+		break;
+	case 7:
+		if (!(o->flags & HS_OF_HAS_VALUE))
+			sqlite3_result_null(ctx);
+		else if (hsa_utf8_valid(o->value, o->value_len))
+			sqlite3_result_text(ctx, (const char *)o->value, (int)o->value_len,
+			                    SQLITE_TRANSIENT);
+		else
+			sqlite3_result_blob(ctx, o->value, (int)o->value_len, SQLITE_TRANSIENT);
+		break;
+	case 8: {
+		const char *name = o->flags & HS_OF_HAS_NAME ? hsa_heap_string(h, o->name) : "";
+		if (*name)
+			sqlite3_result_text(ctx, name, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_result_null(ctx);
+		break;
+	}
+	case 9:
+		if (h->trace[v])
+			sqlite3_result_int64(ctx, h->trace[v]);
+		else
+			sqlite3_result_null(ctx);
+		break;
+	case 10:
+		sqlite3_result_int(ctx, reach);
+		break;
+	case 11:
+		if (reach)
+			sqlite3_result_int64(ctx, g->depth[v]);
+		else
+			sqlite3_result_null(ctx);
+		break;
+	case 12:
+		result_node(ctx, g->parent[v]);
+		break;
+	case 13:
+		result_node(ctx, g->idom[v]);
+		break;
+	default:
+		sqlite3_result_int64(ctx, (int64_t)g->retained[v]);
+		break;
+	}
+	return SQLITE_OK;
+}
+
+static int objects_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+	*rowid = (sqlite3_int64)((objects_cursor *)cur)->v;
+	return SQLITE_OK;
+}
+
+static const sqlite3_module objects_module = {
+	.xConnect = objects_connect,
+	.xBestIndex = edges_best_index,
+	.xDisconnect = edges_disconnect,
+	.xOpen = objects_open,
+	.xClose = objects_close,
+	.xFilter = objects_filter,
+	.xNext = objects_next,
+	.xEof = objects_eof,
+	.xColumn = objects_column,
+	.xRowid = objects_rowid,
+};
+
+/* Every record of the second pass, objects through hsa_objects. */
+static int put_objects(writer *w, hs_reader *r, char *err, size_t errlen)
+{
+	objects_aux aux = {w, r};
+	if (sqlite3_create_module(w->db, "hsa_objects", &objects_module, &aux) != SQLITE_OK) {
+		snprintf(err, errlen, "database error: %s", sqlite3_errmsg(w->db));
+		return -1;
+	}
+	return exec(w->db, "INSERT INTO objects SELECT * FROM hsa_objects", err, errlen);
+}
+
 static int put_roots(writer *w)
 {
 	const hsa_heap *h = w->h;
@@ -860,7 +1027,6 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	groups gs;
 	memset(&gs, 0, sizeof(gs));
 	hs_reader *r = NULL;
-	hsa_file_stats st2;
 	hsa_progress prog;
 	int rc = -1;
 	const hsa_graph *g = &job->g;
@@ -908,9 +1074,11 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	if (!r)
 		goto done;
 	hsa_progress_start(&prog, "writing objects", h->n);
-	int s = hsa_dump_scan(r, &st2, put_record, &w, NULL);
+	int s = put_objects(&w, r, err, errlen);
 	hsa_progress_end(&prog);
-	if (s || put_roots(&w) || put_sections(&w) ||
+	if (s)
+		goto done;
+	if (put_roots(&w) || put_sections(&w) ||
 	    put_groups(&w, "INSERT INTO modules VALUES(?,?,?,?)", gs.nmods, gs.count[1],
 	               gs.size[1], gs.retained[1], gs.modules) ||
 	    put_groups(&w, "INSERT INTO alloc_sites VALUES(?,?,?,?)", gs.nsites, gs.count[2],
