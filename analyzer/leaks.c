@@ -118,13 +118,31 @@ static uint32_t label_text(ctx *c, int k, uint32_t sid)
 	return id;
 }
 
+/* Whether dump k reaches p through the named slot name. */
+static int slot_named(ctx *c, int k, hsa_node p, const char *name)
+{
+	const hsa_snap *s = &c->snaps[k];
+	if (s->pkind[p] != HS_E_NAMED)
+		return 0;
+	uint32_t nl = label_text(c, k, s->plabel[p]);
+	return nl != HSA_KMAP_NONE && !strcmp(hsa_names_str(&c->names, nl), name);
+}
+
+/* Whether p is a frame's locals or a function's globals (a dict a cell
+ * holds is data, not names). */
+static int names_slot(ctx *c, int k, hsa_node p)
+{
+	return slot_named(c, k, p, "f_locals") || slot_named(c, k, p, "__globals__");
+}
+
 /* A dict whose keys are names (a module's, class's or instance's
  * __dict__, frame locals, function globals) keeps its keys in the
  * signature; any other container's keys and indices are masked, so its
  * items share one signature. */
-static int namespace_dict(const hsa_snap *s, hsa_node p)
+static int namespace_dict(ctx *c, int k, hsa_node p)
 {
-	return s->parent[p] == HSA_NONE || s->pkind[p] == HS_E_DICT_ATTR || s->pkind[p] == HS_E_NAMED;
+	const hsa_snap *s = &c->snaps[k];
+	return s->parent[p] == HSA_NONE || s->pkind[p] == HS_E_DICT_ATTR || names_slot(c, k, p);
 }
 
 static uint32_t step_label(ctx *c, int k, hsa_node w)
@@ -135,7 +153,7 @@ static uint32_t step_label(ctx *c, int k, hsa_node w)
 		return c->star;
 	case HS_E_DICT_VALUE:
 	case HS_E_DICT_KEY:
-		if (!namespace_dict(s, s->parent[w]))
+		if (!namespace_dict(c, k, s->parent[w]))
 			return c->star;
 		return label_text(c, k, s->plabel[w]);
 	case HS_E_ATTR:
@@ -568,9 +586,25 @@ static char *take(hsa_str *s)
 	return p;
 }
 
+/* The function whose closure holds h (function → __closure__ → tuple →
+ * cell → h), or HSA_NONE. */
+static hsa_node closure_owner(ctx *c, hsa_node h)
+{
+	int k = c->n - 1;
+	const hsa_snap *s = &c->snaps[k];
+	hsa_node cell = s->parent[h];
+	if (cell >= s->n || !slot_named(c, k, h, "cell_contents"))
+		return HSA_NONE;
+	hsa_node tuple = s->parent[cell];
+	if (tuple >= s->n || s->pkind[cell] != HS_E_INDEX || !slot_named(c, k, tuple, "__closure__"))
+		return HSA_NONE;
+	return s->parent[tuple] < s->n ? s->parent[tuple] : HSA_NONE;
+}
+
 /* "dict `_cache` in module `app`", "list `_listeners` of Emitter `bus` in
- * module `app`", "dict of _lru_cache_wrapper `lookup` of class `Service`":
- * the object, the name it is held by, and its owner's, one level up. */
+ * module `app`", "dict of _lru_cache_wrapper `lookup` of class `Service`",
+ * "dict in the closure of `make.<locals>.handle`": the object, the name it
+ * is held by, and its owner's, one level up. */
 static int holder_words(ctx *c, hsa_node h, int level, hsa_str *out)
 {
 	const hsa_snap *s = &c->snaps[c->n - 1];
@@ -579,6 +613,17 @@ static int holder_words(ctx *c, hsa_node h, int level, hsa_str *out)
 	hsa_node p = s->parent[h];
 	if (rc || p >= s->n)
 		return rc;
+	hsa_node fn = closure_owner(c, h);
+	if (fn != HSA_NONE) {
+		/* a cell does not know its variable's name */
+		hsa_str desc = {0};
+		rc = hsa_db_describe(db, (int64_t)fn + 1, &desc);
+		const char *name = !rc && strchr(desc.s, ' ') ? strchr(desc.s, ' ') + 1 : desc.s;
+		if (!rc)
+			rc = hsa_str_printf(out, " in the closure of `%s`", name ? name : "?");
+		hsa_str_free(&desc);
+		return rc;
+	}
 	int kind = s->pkind[h];
 	uint32_t label = HSA_KMAP_NONE;
 	if (kind == HS_E_DICT_VALUE || kind == HS_E_ATTR || kind == HS_E_NAMED || kind == HS_E_LOCAL ||
@@ -599,13 +644,9 @@ static int holder_words(ctx *c, hsa_node h, int level, hsa_str *out)
 	int local = kind == HS_E_LOCAL || kind == HS_E_CELL;
 	if (!rc && s->parent[p] < s->n && s->pkind[p] == HS_E_DICT_ATTR) {
 		p = s->parent[p];
-	} else if (!rc && s->parent[p] < s->n && s->pkind[p] == HS_E_NAMED) {
-		uint32_t nl = label_text(c, c->n - 1, s->plabel[p]);
-		const char *t = nl != HSA_KMAP_NONE ? hsa_names_str(&c->names, nl) : "";
-		if (!strcmp(t, "f_locals") || !strcmp(t, "__globals__")) {
-			p = s->parent[p];
-			local = 1;
-		}
+	} else if (!rc && s->parent[p] < s->n && names_slot(c, c->n - 1, p)) {
+		p = s->parent[p];
+		local = 1;
 	}
 	const char *ptype = hsa_names_str(&c->names, s->type[p]);
 	hsa_str desc = {0};

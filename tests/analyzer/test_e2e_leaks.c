@@ -107,6 +107,12 @@ Test(leaks, module_dict_cache)
 	      "`_responses` in module `dict_cache`");
 }
 
+Test(leaks, closure_cache)
+{
+	check("closure_cache", "closure_cache.Response", "", "dict",
+	      "dict in the closure of `make_handler.<locals>.handle`");
+}
+
 Test(leaks, lru_cache_on_method_keeps_self)
 {
 	check("lru_method", "lru_method.Service", "tuple", "dict",
