@@ -28,10 +28,10 @@ static int64_t count(sqlite3 *db, const char *sql, int64_t id)
 	return n;
 }
 
-/* Referrers or referents: (other object, kind, label) rows, counted in
- * units (NULL: references). One row past the limit tells whether the
+/* Referrers or referents: (other object, kind, label) rows, counted as
+ * objects or as references. One row past the limit tells whether the
  * list was cut, whatever the count counts. */
-static int neighbours(shown *s, const char *title, const char *units, const char *count_sql,
+static int neighbours(shown *s, const char *title, int by_object, const char *count_sql,
                       const char *sql, int64_t id)
 {
 	sqlite3_stmt *st = NULL;
@@ -42,12 +42,12 @@ static int neighbours(shown *s, const char *title, const char *units, const char
 	if (total < 0 || !(st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err))))
 		goto done;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (int64_t)s->limit + 1);
+	sqlite3_bind_int64(st, 2, s->limit < (uint64_t)INT64_MAX ? (int64_t)s->limit + 1 : INT64_MAX);
 	static const char *const heads[] = {"via", "address", "object"};
 	if (s->j) {
 		hsa_json_open(s->j, title);
 		hsa_json_int(s->j, "count", total);
-		hsa_json_str(s->j, "unit", units ? units : "references");
+		hsa_json_str(s->j, "unit", by_object ? "objects" : "references");
 		hsa_json_array(s->j, "items");
 	} else if (!(t = hsa_table_new(3, heads, "lll"))) {
 		goto done;
@@ -84,7 +84,8 @@ static int neighbours(shown *s, const char *title, const char *units, const char
 		hsa_json_end(s->j);
 		hsa_json_close(s->j);
 	} else {
-		printf("\n%s: %" PRId64 "%s%s%s\n", title, total, units ? " " : "", units ? units : "",
+		printf("\n%s: %" PRId64 "%s%s\n", title, total,
+		       !by_object ? "" : total == 1 ? " object" : " objects",
 		       cut ? " (the first shown; see -n)" : "");
 		if (total)
 			hsa_table_print(t, stdout, "  ");
@@ -221,11 +222,11 @@ static int show(shown *s, int64_t id)
 	/* Referrers are counted as objects: one row of edges has them, where
 	 * counting their references would unfold every referrer's list (a
 	 * class with millions of instances). */
-	if (neighbours(s, "referrers", "objects",
+	if (neighbours(s, "referrers", 1,
 	               "SELECT coalesce((SELECT json_array_length(referrers) FROM edges"
 	               " WHERE id = ?), 0)",
 	               "SELECT src, kind, label FROM referrers WHERE dst = ? LIMIT ?", id) ||
-	    neighbours(s, "referents", NULL, "SELECT count(*) FROM refs WHERE src = ?",
+	    neighbours(s, "referents", 0, "SELECT count(*) FROM refs WHERE src = ?",
 	               "SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT ?", id))
 		goto done;
 	if (s->j) {

@@ -41,7 +41,7 @@ struct hs_reader {
 	uint64_t trailer_nsec;
 	uint64_t index_off;
 	size_t pos;          /* next section header */
-	size_t released;     /* mapped bytes below this were given back */
+	size_t released;     /* mapped pages below this (page-aligned) were given back */
 	int stopped;         /* a fatal problem: no more sections */
 	int at_end;
 	ZSTD_DCtx *dctx;
@@ -135,6 +135,31 @@ static int check_header(hs_reader *r, char *err, size_t errlen)
 	return 0;
 }
 
+/* Gives the mapped pages wholly in [from, to) back to the page cache (a
+ * later touch reads them in again): a mapped dump then adds to the
+ * reader's resident memory only what it is reading. */
+static void release(const hs_reader *r, size_t from, size_t to)
+{
+	if (!r->mapped)
+		return;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	from = (from + page - 1) & ~(page - 1);
+	to &= ~(page - 1);
+	if (to > from)
+		madvise((void *)(r->data + from), to - from, MADV_DONTNEED);
+}
+
+/* A read goes forward and never back to the compressed bytes behind it
+ * (strings are copied out). */
+static void release_behind(hs_reader *r)
+{
+	size_t end = r->pos & ~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	if (end > r->released) {
+		release(r, r->released, end);
+		r->released = end;
+	}
+}
+
 /* Finds and checks the trailer; a missing one means a cut-off file. */
 static void check_trailer(hs_reader *r)
 {
@@ -152,6 +177,7 @@ static void check_trailer(hs_reader *r)
 	r->index_off = index_off;
 	r->trailer_nsec = hs_get_le64(t + 8);
 	r->crc_ok = hs_crc32c(0, r->data, r->body_end) == hs_get_le32(t + 16);
+	release(r, 0, r->size); /* the checksum read it all */
 	if (!r->crc_ok)
 		problem(r, "file checksum mismatch (trailer at offset %zu)", r->body_end);
 }
@@ -266,21 +292,6 @@ static int known_kind(unsigned kind, unsigned flags)
 }
 
 static void verify_index(hs_reader *r);
-
-/* A read goes forward and never back to the compressed bytes behind it
- * (strings are copied out): their pages go back to the page cache, so a
- * mapped dump does not add its size to the reader's resident memory. */
-static void release_behind(hs_reader *r)
-{
-	if (!r->mapped)
-		return;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t end = r->pos & ~(page - 1);
-	if (end > r->released) {
-		madvise((void *)(r->data + r->released), end - r->released, MADV_DONTNEED);
-		r->released = end;
-	}
-}
 
 int hs_reader_next_section(hs_reader *r, hs_section *out)
 {
