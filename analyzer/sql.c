@@ -347,10 +347,26 @@ typedef struct edges_cursor {
 	hsa_str out, in;     /* its references and referrers as JSON */
 } edges_cursor;
 
-typedef struct edges_vtab {
+/* Both virtual tables of the load are scans over its own data: SQLite's
+ * base plus the context the module was registered with. */
+typedef struct aux_vtab {
 	sqlite3_vtab base;
-	edges_aux *aux;
-} edges_vtab;
+	void *aux;
+} aux_vtab;
+
+static int aux_connect(sqlite3 *db, void *aux, const char *decl, sqlite3_vtab **out)
+{
+	int rc = sqlite3_declare_vtab(db, decl);
+	if (rc != SQLITE_OK)
+		return rc;
+	aux_vtab *t = sqlite3_malloc(sizeof(*t));
+	if (!t)
+		return SQLITE_NOMEM;
+	memset(t, 0, sizeof(*t));
+	t->aux = aux;
+	*out = &t->base;
+	return SQLITE_OK;
+}
 
 /* Decimal digits of x at p; returns the count. snprintf costs more than
  * the rest of an edge's row. */
@@ -455,16 +471,7 @@ static int edges_settle(edges_cursor *c)
 static int edges_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                          sqlite3_vtab **out, char **err)
 {
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, refs, referrers)");
-	if (rc != SQLITE_OK)
-		return rc;
-	edges_vtab *t = sqlite3_malloc(sizeof(*t));
-	if (!t)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->aux = aux;
-	*out = &t->base;
-	return SQLITE_OK;
+	return aux_connect(db, aux, "CREATE TABLE x(id, refs, referrers)", out);
 }
 
 static int edges_disconnect(sqlite3_vtab *t)
@@ -485,7 +492,7 @@ static int edges_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
 	if (!c)
 		return SQLITE_NOMEM;
 	memset(c, 0, sizeof(*c));
-	c->aux = ((edges_vtab *)t)->aux;
+	c->aux = ((aux_vtab *)t)->aux;
 	*out = &c->base;
 	return SQLITE_OK;
 }
@@ -592,10 +599,6 @@ typedef struct objects_aux {
 	hs_reader *r;
 } objects_aux;
 
-typedef struct objects_vtab {
-	sqlite3_vtab base;
-	objects_aux *aux;
-} objects_vtab;
 
 typedef struct objects_cursor {
 	sqlite3_vtab_cursor base;
@@ -610,18 +613,10 @@ typedef struct objects_cursor {
 static int objects_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
                            sqlite3_vtab **out, char **err)
 {
-	int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(id, addr, type, size, len, refcnt, flags,"
-	                                  " value, name, trace, reachable, depth, parent, idom,"
-	                                  " retained)");
-	if (rc != SQLITE_OK)
-		return rc;
-	objects_vtab *t = sqlite3_malloc(sizeof(*t));
-	if (!t)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->aux = aux;
-	*out = &t->base;
-	return SQLITE_OK;
+	return aux_connect(db, aux,
+	                   "CREATE TABLE x(id, addr, type, size, len, refcnt, flags, value, name,"
+	                   " trace, reachable, depth, parent, idom, retained)",
+	                   out);
 }
 
 static int objects_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
@@ -630,7 +625,7 @@ static int objects_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
 	if (!c)
 		return SQLITE_NOMEM;
 	memset(c, 0, sizeof(*c));
-	c->aux = ((objects_vtab *)t)->aux;
+	c->aux = ((aux_vtab *)t)->aux;
 	*out = &c->base;
 	return SQLITE_OK;
 }
