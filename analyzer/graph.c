@@ -174,6 +174,12 @@ static int dfs(const hsa_heap *h, snca *s)
 			s->parent[next++] = s->pre[u];
 			if (push(&st, x, h->out_off[x]))
 				goto done;
+			/* What x's references lead to, fetched all at once: the
+			 * first is looked at now, the rest when the walk returns. */
+			for (uint64_t f = h->out_off[x]; f < h->out_off[x + 1]; f++) {
+				__builtin_prefetch(&s->pre[h->out_dst[f]]);
+				__builtin_prefetch(&h->out_off[h->out_dst[f]]);
+			}
 		}
 	}
 	s->nv = next;
