@@ -106,9 +106,8 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 			hsa_error("query failed: %s", sqlite3_errmsg(db));
 			goto done;
 		}
-	if (jp) {
+	if (jp)
 		hsa_json_end_document(&j);
-	}
 	rc = 0;
 done:
 	hsa_paths_free(paths, (uint64_t)(n > 0 ? n : 0));

@@ -61,9 +61,8 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("%s", err);
 		goto done;
 	}
-	if (jp) {
+	if (jp)
 		hsa_json_end_document(&j);
-	}
 	rc = 0;
 done:
 	sqlite3_finalize(st);

@@ -45,7 +45,6 @@ int hsa_scan_next(hsa_scan *s, hs_record *rec)
 		int k = hs_reader_next_section(s->r, &s->sec);
 		if (k == 0) {
 			s->done = 1;
-			hsa_scan_end(s);
 			return 0;
 		}
 		if (k < 0)

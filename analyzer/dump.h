@@ -36,10 +36,10 @@ typedef int (*hsa_record_fn)(void *ctx, const hs_section *sec, const hs_record *
 int hsa_dump_scan(hs_reader *r, hsa_file_stats *st, hsa_record_fn fn, void *ctx,
                   hsa_progress *p);
 
-/* The same scan pulled one record at a time. hsa_scan_next returns 1 with
- * rec filled (valid until the next call; s->sec is its section), or 0
- * after the last record, st then final. hsa_scan_end makes st final when
- * a scan stops early. */
+/* The same scan pulled one record at a time: hsa_scan_next returns 1
+ * with rec filled (valid until the next call; s->sec is its section), or
+ * 0 after the last record; hsa_scan_end then fills st's final fields
+ * (complete, problems, the first problem). */
 typedef struct hsa_scan {
 	hs_reader *r;
 	hsa_file_stats *st;

@@ -368,6 +368,18 @@ static int aux_connect(sqlite3 *db, void *aux, const char *decl, sqlite3_vtab **
 	return SQLITE_OK;
 }
 
+static int aux_disconnect(sqlite3_vtab *t)
+{
+	sqlite3_free(t);
+	return SQLITE_OK;
+}
+
+static int scan_best_index(sqlite3_vtab *t, sqlite3_index_info *info)
+{
+	info->estimatedCost = 1e9;
+	return SQLITE_OK;
+}
+
 /* Decimal digits of x at p; returns the count. snprintf costs more than
  * the rest of an edge's row. */
 static size_t put_u64(char *p, uint64_t x)
@@ -474,18 +486,6 @@ static int edges_connect(sqlite3 *db, void *aux, int argc, const char *const *ar
 	return aux_connect(db, aux, "CREATE TABLE x(id, refs, referrers)", out);
 }
 
-static int edges_disconnect(sqlite3_vtab *t)
-{
-	sqlite3_free(t);
-	return SQLITE_OK;
-}
-
-static int edges_best_index(sqlite3_vtab *t, sqlite3_index_info *info)
-{
-	info->estimatedCost = 1e9;
-	return SQLITE_OK;
-}
-
 static int edges_open(sqlite3_vtab *t, sqlite3_vtab_cursor **out)
 {
 	edges_cursor *c = sqlite3_malloc(sizeof(*c));
@@ -555,8 +555,8 @@ static int edges_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 
 static const sqlite3_module edges_module = {
 	.xConnect = edges_connect,
-	.xBestIndex = edges_best_index,
-	.xDisconnect = edges_disconnect,
+	.xBestIndex = scan_best_index,
+	.xDisconnect = aux_disconnect,
 	.xOpen = edges_open,
 	.xClose = edges_close,
 	.xFilter = edges_filter,
@@ -775,8 +775,8 @@ static int objects_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
 
 static const sqlite3_module objects_module = {
 	.xConnect = objects_connect,
-	.xBestIndex = edges_best_index,
-	.xDisconnect = edges_disconnect,
+	.xBestIndex = scan_best_index,
+	.xDisconnect = aux_disconnect,
 	.xOpen = objects_open,
 	.xClose = objects_close,
 	.xFilter = objects_filter,
