@@ -6,8 +6,9 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libzstd-dev libsqlite3-dev libgraphviz-dev)
 if [ "${1:-}" != --build ]; then
-  # tests, the sanitized build, and the report's browser test
-  pkgs+=(libcriterion-dev graphviz clang sqlite3 zstd chromium)
+  # tests, the sanitized build (clang's sanitizer and libFuzzer runtimes are
+  # only a recommendation of clang: name them), and the report's browser test
+  pkgs+=(libcriterion-dev graphviz clang libclang-rt-dev sqlite3 zstd chromium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

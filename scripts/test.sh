@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs missing Debian packages (as root), builds with
-# warnings as errors, runs every test, then the format and analyzer tests again
-# under AddressSanitizer + UndefinedBehaviorSanitizer, and a bounded libFuzzer run
-# of the reader.
+# warnings as errors, runs every test, runs the tests that use Python again
+# with each other supported CPython, then the format and analyzer tests again
+# under AddressSanitizer + UndefinedBehaviorSanitizer, and bounded libFuzzer runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -11,6 +11,29 @@ jobs=$(nproc)
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSNAP_WERROR=ON >/dev/null
 cmake --build build/test -j"$jobs"
 ctest --test-dir build/test --output-on-failure -j"$jobs"
+
+# The dumper against each supported CPython besides the python3 on PATH (on
+# these machines pyenv has 3.11, 3.12 and 3.13): every test that runs Python
+# (dumper, triggers, sizes, pip, end-to-end) again with that interpreter.
+main_py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+echo "python: $main_py (python3 on PATH): tested above"
+for v in 3.11 3.12 3.13; do
+  [ "$v" = "$main_py" ] && continue
+  py=
+  # a pyenv shim is on PATH even for a version it will not run: try each
+  for cand in "$HOME"/.pyenv/versions/"$v".*/bin/"python$v" "$(command -v "python$v" || true)"; do
+    if [ -n "$cand" ] && "$cand" -c '' 2>/dev/null; then py=$cand; break; fi
+  done
+  if [ -z "$py" ]; then
+    echo "python: $v skipped: no python$v on this machine"
+    continue
+  fi
+  echo "python: $v ($py)"
+  cmake -S . -B "build/py$v" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSNAP_WERROR=ON \
+    -DPython3_EXECUTABLE="$py" >/dev/null
+  cmake --build "build/py$v" -j"$jobs" >/dev/null
+  ctest --test-dir "build/py$v" --output-on-failure -j"$jobs" -R 'dumper|triggers|sizes|pip_install|e2e'
+done
 
 # The dumper runs inside a Python built without sanitizers, so the sanitized
 # build leaves it out.
