@@ -20,10 +20,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What to store of str, bytes, int and float objects. */
+/* What to store of str, bytes, int and float objects, and of names that
+ * may be data. */
 enum hs_values {
 	HS_VALUES_NONE = 0,    /* no contents at all: no previews, no dict-key
-	                          text, no argv (dumps leaving the network) */
+	                          text, no argv, no attribute names that are no
+	                          identifiers, no thread or task names but
+	                          Python's defaults (dumps leaving the network) */
 	HS_VALUES_PREVIEW = 1  /* bounded previews (preview_len bytes) */
 };
 

@@ -192,6 +192,12 @@ uint64_t hsd_intern_cstr(struct hsd_ctx *c, const char *s);
 /* Label ids for a key object, cached per object: its text or its repr. */
 uint64_t hsd_label_plain(struct hsd_ctx *c, PyObject *key);
 uint64_t hsd_label_repr(struct hsd_ctx *c, PyObject *key);
+/* What values="none" keeps of names that may be data: an attribute name
+ * only when it is an identifier; a thread's or task's name only when it is
+ * the one Python gives by default (MainThread, Thread-N, Task-N ...).
+ * With previews, the plain label. 0: no label. */
+uint64_t hsd_label_attr(struct hsd_ctx *c, PyObject *name);
+uint64_t hsd_label_name(struct hsd_ctx *c, PyObject *name);
 /* Fills len, value and name of an object record; buf backs the value. */
 void hsd_describe(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t,
                   hs_object *rec, struct hsd_buf *valbuf);

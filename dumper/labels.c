@@ -124,7 +124,7 @@ static void subtype_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
 		for (Py_ssize_t i = 0; i < keys->dk_nentries; i++) {
 			if (values->values[i])
 				hsd_mark(c, cur, values->values[i], HS_E_ATTR,
-				         hsd_label_plain(c, e[i].me_key));
+				         hsd_label_attr(c, e[i].me_key));
 		}
 	}
 	if (!base || type->tp_dictoffset != base->tp_dictoffset)

@@ -34,7 +34,7 @@ PyDoc_STRVAR(dump_doc,
 "dump(path, values, /)\n--\n\n"
 "Write a heap snapshot of this interpreter to path, atomically.\n"
 "values is 'preview' (bounded previews of str, bytes, int and float) or\n"
-"'none' (no contents). Returns (objects, refs, bytes, seconds). Raises\n"
+"'none' (no contents, no names that may be data). Returns (objects, refs, bytes, seconds). Raises\n"
 "OSError naming path when the dump fails; nothing is then left at path.");
 
 /* Positional (path, values): the call needs no argument tuple, and the

@@ -49,7 +49,7 @@ static uint64_t thread_name(struct hsd_ctx *c, PyObject *active,
 		if (hsd_long_u64(k, &id, &neg) < 0 || neg || id != ident)
 			continue;
 		PyObject *name = hsd_attr(v, "_name");
-		return name && PyUnicode_Check(name) ? hsd_label_plain(c, name) : 0;
+		return name && PyUnicode_Check(name) ? hsd_label_name(c, name) : 0;
 	}
 	return 0;
 }

@@ -263,7 +263,7 @@ int hsd_task_record(struct hsd_ctx *c, PyObject *o, const struct hsd_type *t)
 		struct task *k = (struct task *)o;
 		uintptr_t awaited = 0;
 		if (k->task_name && PyUnicode_Check(k->task_name)) {
-			rec.name = hsd_label_plain(c, k->task_name);
+			rec.name = hsd_label_name(c, k->task_name);
 		} else if (k->task_name && PyLong_Check(k->task_name)) {
 			/* 3.12+ names tasks lazily: "Task-<n>" */
 			uint64_t v;

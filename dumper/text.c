@@ -436,6 +436,63 @@ uint64_t hsd_label_plain(struct hsd_ctx *c, PyObject *key)
 	return s->plain;
 }
 
+uint64_t hsd_label_attr(struct hsd_ctx *c, PyObject *name)
+{
+	/* setattr() takes any str: a name that is no identifier is data */
+	if (c->opts->values == HS_VALUES_NONE &&
+	    (!name || !PyUnicode_Check(name) || !hsd_str_ready(name) ||
+	     PyUnicode_IsIdentifier(name) != 1))
+		return 0;
+	return hsd_label_plain(c, name);
+}
+
+static int ascii_ident(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!(ch == '_' || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') || (i && ch >= '0' && ch <= '9')))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* A name Python gives a thread or task when the program gives none:
+ * MainThread, Thread-N, Thread-N (target) (3.10+, the target's __name__),
+ * Dummy-N, Task-N. */
+static int default_name(const char *s, size_t n)
+{
+	static const char *const prefixes[] = { "Thread-", "Dummy-", "Task-" };
+	if (n == 10 && memcmp(s, "MainThread", 10) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t k = strlen(prefixes[i]), d = k;
+		if (n <= k || memcmp(s, prefixes[i], k) != 0)
+			continue;
+		while (d < n && s[d] >= '0' && s[d] <= '9')
+			d++;
+		if (d == k)
+			return 0;
+		if (d == n)
+			return 1;
+		return i == 0 && n - d > 3 && s[d] == ' ' && s[d + 1] == '(' &&
+		       s[n - 1] == ')' && ascii_ident(s + d + 2, n - d - 3);
+	}
+	return 0;
+}
+
+uint64_t hsd_label_name(struct hsd_ctx *c, PyObject *name)
+{
+	if (c->opts->values != HS_VALUES_NONE)
+		return hsd_label_plain(c, name);
+	if (!name || !PyUnicode_Check(name))
+		return 0;
+	char tmp[LABEL_MAX];
+	struct hsd_buf b = { tmp, 0, sizeof(tmp), 0 };
+	hsd_buf_str(&b, name);
+	return !b.trunc && default_name(tmp, b.len) ? hsd_label_plain(c, name) : 0;
+}
+
 uint64_t hsd_label_repr(struct hsd_ctx *c, PyObject *key)
 {
 	/* Dict keys can be data; values="none" keeps none of them. */

@@ -34,7 +34,9 @@ def dump(path, *, values="preview"):
 
     The file is written atomically (temporary file, fsync, rename) and
     created with mode 0600. values="none" stores no contents of strings,
-    bytes or numbers, for dumps that leave the production network. Raises
+    bytes or numbers and no names that may be data (dict keys, thread and
+    task names the program chose, attribute names that are no identifiers),
+    for dumps that leave the production network (README: Taking a dump). Raises
     OSError (with the path) if the dump fails; no file is then left at path.
     """
     path = os.fspath(path)
@@ -138,7 +140,7 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
     keep       how many of the dumps this process writes stay, the newest
                (0: all); files of other processes are never removed.
     values     "preview" (bounded previews of str, bytes and numbers) or
-               "none" (no contents).
+               "none" (no contents, no names that may be data).
 
     Each dump writes one line to stderr: the file, or why it failed (a
     full disk, an unwritable directory); the service keeps running either

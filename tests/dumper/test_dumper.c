@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <zstd.h>
 
 #include "load.h"
@@ -683,6 +684,36 @@ static size_t secret_in_sections(const char *path)
 	return found;
 }
 
+/* Occurrences of SECRET anywhere in a file's bytes. */
+static size_t secret_in_file(const char *path)
+{
+	size_t len, found = 0;
+	char *f = t_slurp(path, &len);
+	cr_assert(f, "no file '%s'", path);
+	for (char *p = f; (p = memmem(p, f + len - p, SECRET, strlen(SECRET))); p++)
+		found++;
+	free(f);
+	return found;
+}
+
+#ifdef HS_TEST_HEAPSNAP
+/* Loads dir/NAME.hsnap into dir/NAME.db with 'heapsnap load'; returns the
+ * occurrences of SECRET in the database file. */
+static size_t secret_in_db(const char *dir, const char *name)
+{
+	char dump[512], db[512], log[512];
+	snprintf(dump, sizeof(dump), "%s/%s.hsnap", dir, name);
+	snprintf(db, sizeof(db), "%s/%s.db", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.load.log", dir, name);
+	char *argv[] = { HS_TEST_HEAPSNAP, "load", dump, "-o", db, NULL };
+	int status;
+	pid_t pid = t_spawn(log, argv, NULL, NULL);
+	cr_assert(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	          WEXITSTATUS(status) == 0, "heapsnap load '%s' failed", dump);
+	return secret_in_file(db);
+}
+#endif
+
 Test(dumper, values_none_keeps_no_contents)
 {
 	char *dir = t_mkdir();
@@ -693,6 +724,10 @@ Test(dumper, values_none_keeps_no_contents)
 	/* the same heap with previews shows the secret: the check can fail */
 	cr_expect_geq(secret_in_sections(preview), 3);
 	cr_expect_eq(secret_in_sections(none), 0);
+#ifdef HS_TEST_HEAPSNAP
+	cr_expect_gt(secret_in_db(dir, "preview"), 0);
+	cr_expect_eq(secret_in_db(dir, "none"), 0);
+#endif
 	struct t_dump d;
 	load_dump(&d, dir, "none.hsnap");
 	cr_expect_str_eq(t_meta_str(&d, "dumper.values"), "none");
@@ -700,6 +735,47 @@ Test(dumper, values_none_keeps_no_contents)
 	for (size_t i = 0; i < d.nobjs; i++)
 		values += (d.objs[i].flags & HS_OF_HAS_VALUE) != 0;
 	cr_expect_eq(values, 0, "%zu objects have a value", values);
+
+	/* names of code stay: classes, functions, code, modules, identifier
+	 * attributes, and the names Python gives threads and tasks */
+	size_t holders = 0, attr = 0, unnamed_attr = 0, code = 0;
+	for (size_t i = 0; i < d.nobjs; i++) {
+		const struct t_obj *o = &d.objs[i];
+		if (strcmp(t_type_name(&d, o), "__main__.Holder"))
+			continue;
+		holders++;
+		for (size_t k = 0; k < o->nedges; k++) {
+			const struct t_edge *e = &d.edges[o->edge0 + k];
+			attr += e->kind == HS_E_ATTR && label_is(&d, e, "attr");
+			unnamed_attr += e->kind == HS_E_ATTR && e->label == 0;
+		}
+	}
+	for (size_t i = 0; i < d.nobjs; i++) {
+		const char *name = d.objs[i].flags & HS_OF_HAS_NAME ? t_str(&d, d.objs[i].name) : "";
+		code += !strncmp(name, "pending_request ", 16) && ends_with(name, "none.py:22");
+	}
+	cr_expect_eq(holders, 1);
+	cr_expect_eq(attr, 1, "the attribute 'attr' lost its name");
+	cr_expect_eq(unnamed_attr, 1, "the attribute named by data kept its name");
+	cr_expect_eq(code, 1, "no code object 'pending_request none.py:22'");
+	size_t main_root = 0;
+	for (size_t i = 0; i < d.nroots; i++)
+		main_root += d.roots[i].kind == HS_R_MODULES &&
+		             !strcmp(t_str(&d, d.roots[i].name), "__main__");
+	cr_expect_eq(main_root, 1, "no root for module __main__");
+	cr_assert_eq(d.nthreads, 2);
+	for (size_t i = 0; i < d.nthreads; i++)
+		cr_expect_str_eq(t_str(&d, d.threads[i].name),
+		                 d.threads[i].flags & 1 ? "MainThread" : "");
+	size_t main_task = 0, request = 0;
+	for (size_t i = 0; i < d.ntasks; i++) {
+		const hs_task *t = &d.tasks[i];
+		main_task += !strcmp(t_str(&d, t->name), "Task-1");
+		request += t->name == 0 && t->n > 0 &&
+		           !strcmp(t_str(&d, t->chain[0].name), "pending_request");
+	}
+	cr_expect_eq(main_task, 1, "asyncio.run's task is not 'Task-1'");
+	cr_expect_eq(request, 1, "the request task is not there, or named");
 	t_free(&d);
 	t_rmdir(dir);
 }
