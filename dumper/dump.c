@@ -5,12 +5,15 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,6 +181,48 @@ cleanup:
 	return code;
 }
 
+/* Whether name is ".<name>.hsnap.tmp.<pid>", the temporary file of a dump
+ * of process pid (hs_dump_path); sets *pid. */
+static int temp_name(const char *name, long *pid)
+{
+	static const char mid[] = ".hsnap.tmp.";
+	size_t m = sizeof(mid) - 1, n = strlen(name), d = n;
+	while (d > 0 && name[d - 1] >= '0' && name[d - 1] <= '9')
+		d--;
+	/* a pid below 10^9 without leading zeros, a name of one byte or more */
+	if (d == n || n - d > 9 || name[d] == '0' || d < m + 2 || name[0] != '.' ||
+	    memcmp(name + d - m, mid, m) != 0)
+		return 0;
+	*pid = strtol(name + d, NULL, 10);
+	return 1;
+}
+
+/* Removes the temporary files in dir of dumps whose process is gone (a
+ * service killed together with its dump child leaves one). A file of a
+ * live process stays, and so does one still locked: its writer may be a
+ * process of another pid namespace sharing the directory. */
+static void remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		long pid;
+		struct stat st;
+		if (!temp_name(e->d_name, &pid) || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		int fd = openat(dirfd(d), e->d_name,
+		                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
 int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
                  struct hs_dump_result *res, char *err, size_t errlen)
 {
@@ -199,6 +244,7 @@ int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
 		goto cleanup;
 	}
 	snprintf(tmp, n, "%s/.%s.tmp.%ld", dir, base, (long)getpid());
+	remove_leftovers(dir);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		/* left by a dump of an earlier process with our pid */
@@ -210,6 +256,9 @@ int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
 		snprintf(err, errlen, "cannot create '%s': %s", tmp, strerror(code));
 		goto cleanup;
 	}
+	/* held until the file is closed: remove_leftovers() of a process
+	 * that cannot see our pid leaves the file alone */
+	flock(fd, LOCK_EX | LOCK_NB);
 	char msg[512];
 	if ((code = hs_dump_fd(fd, opts, res, msg, sizeof(msg))) != 0) {
 		snprintf(err, errlen, "writing '%s': %s", tmp, msg);

@@ -65,9 +65,12 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
                struct hs_dump_result *res, char *err, size_t errlen);
 
 /* Writes a dump to path atomically: a 0600 temp file in the same directory
- * (".<name>.tmp.<pid>"), fsync, rename, fsync of the directory. On failure
- * nothing is left at path nor at the temp name. Returns 0 or an errno
- * value, as hs_dump_fd; the message names the path. */
+ * (".<name>.tmp.<pid>", flock()ed while open), fsync, rename, fsync of
+ * the directory. On failure nothing is left at path nor at the temp name.
+ * First removes the directory's ".<name>.hsnap.tmp.<pid>" files whose
+ * process is gone and which no one has locked (left by a service killed
+ * with its dump child). Returns 0 or an errno value, as hs_dump_fd; the
+ * message names the path. */
 int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
                  struct hs_dump_result *res, char *err, size_t errlen);
 

@@ -10,8 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "load.h"
@@ -786,6 +790,59 @@ Test(dumper, failed_dump_raises_and_leaves_nothing)
 {
 	char *dir = t_mkdir();
 	cr_expect_eq(t_python(dir, "fail.py", dir, NULL), 0);
+	t_rmdir(dir);
+}
+
+/* Creates dir/name (empty, 0600); returns its descriptor. */
+static int touch(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0, "cannot create '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+Test(dumper, dump_removes_temp_files_of_dead_processes)
+{
+	char *dir = t_mkdir();
+	/* a pid that was just reaped: no process has it */
+	pid_t dead = fork();
+	if (dead == 0)
+		_exit(0);
+	cr_assert(dead > 0 && waitpid(dead, NULL, 0) == dead);
+	cr_assert(kill(dead, 0) < 0 && errno == ESRCH);
+	char gone[64], live[64], locked[64], other[3][64];
+	snprintf(gone, sizeof(gone), ".svc-1.hsnap.tmp.%ld", (long)dead);
+	snprintf(live, sizeof(live), ".svc-2.hsnap.tmp.%ld", (long)getpid());
+	/* a writer whose pid we cannot see (another pid namespace) */
+	snprintf(locked, sizeof(locked), ".svc-3.hsnap.tmp.%ld", (long)dead + 1000000);
+	snprintf(other[0], sizeof(other[0]), ".notes.txt.tmp.%ld", (long)dead);
+	snprintf(other[1], sizeof(other[1]), "svc-4.hsnap.tmp.%ld", (long)dead);
+	snprintf(other[2], sizeof(other[2]), ".svc-5.hsnap.tmp.%ldx", (long)dead);
+	close(touch(dir, gone));
+	close(touch(dir, live));
+	int lfd = touch(dir, locked);
+	cr_assert_eq(flock(lfd, LOCK_EX | LOCK_NB), 0);
+	for (int i = 0; i < 3; i++)
+		close(touch(dir, other[i]));
+	char dump[512];
+	snprintf(dump, sizeof(dump), "%s/new.hsnap", dir);
+	cr_assert_eq(t_python(dir, "leftovers.py", dump, NULL), 0);
+	close(lfd);
+	cr_expect(!exists(dir, gone), "'%s' of a dead process stayed", gone);
+	cr_expect(exists(dir, live), "'%s' of a live process was removed", live);
+	cr_expect(exists(dir, locked), "'%s', locked by its writer, was removed", locked);
+	for (int i = 0; i < 3; i++)
+		cr_expect(exists(dir, other[i]), "'%s' is no dump's and was removed", other[i]);
+	cr_expect(exists(dir, "new.hsnap"));
 	t_rmdir(dir);
 }
 
