@@ -376,7 +376,8 @@ uint64_t hs_writer_string(hs_writer *w, const char *s, size_t len)
 				free_slot = w->used * 4 < w->nslots * 3 ? sl : NULL;
 				break;
 			}
-			if (sl->hash == h && sl->len == len && !memcmp(w->keys + sl->off, s, len))
+			if (sl->hash == h && sl->len == len &&
+			    (!len || !memcmp(w->keys + sl->off, s, len)))
 				return sl->id;
 		}
 	}
@@ -391,7 +392,8 @@ uint64_t hs_writer_string(hs_writer *w, const char *s, size_t len)
 		if (reserve(w, &w->keys, &w->keys_cap, w->keys_len + len) < 0)
 			return 0;
 		free_slot = w->slots + at;
-		memcpy(w->keys + w->keys_len, s, len);
+		if (len) /* keys stays NULL while every key is "" */
+			memcpy(w->keys + w->keys_len, s, len);
 		*free_slot = (slot){ .hash = h, .id = id, .off = (uint32_t)w->keys_len,
 		                     .len = (uint32_t)len };
 		w->keys_len += len;

@@ -229,6 +229,37 @@ Test(format, string_dedup)
 	hs_membuf_free(NULL);
 }
 
+/* Found by fuzz_records: the dedup table's key store is still empty (NULL)
+ * when the first string is "", which UBSan stops at. */
+Test(format, empty_string_first)
+{
+	hs_membuf buf = { 0 };
+	hs_sink sink;
+	hs_sink_mem(&sink, &buf);
+	char err[128];
+	hs_writer *w = hs_writer_new(&sink, NULL, err, sizeof(err));
+	cr_assert_not_null(w, "%s", err);
+	cr_assert_eq(hs_writer_string(w, "", 0), 1);
+	cr_assert_eq(hs_writer_string(w, "", 0), 1);
+	cr_assert_eq(hs_writer_string(w, "x", 1), 2);
+	cr_assert_eq(hs_writer_finish(w), 0, "%s", hs_writer_error(w));
+	hs_writer_free(w);
+	hs_reader *r = hs_reader_open_mem(buf.data, buf.len, "mem", err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	hs_section sec;
+	hs_record rec;
+	int rc;
+	while ((rc = hs_reader_next_section(r, &sec)) != 0)
+		while (rc > 0 && hs_reader_next_record(r, &rec) == 1)
+			;
+	cr_assert(hs_reader_complete(r), "%s", hs_reader_error(r));
+	size_t len = 1;
+	cr_assert_str_eq(hs_reader_string(r, 1, &len), "");
+	cr_assert_eq(len, 0);
+	hs_reader_free(r);
+	hs_membuf_free(&buf);
+}
+
 Test(format, truncation_at_every_offset)
 {
 	hs_membuf buf = { 0 };
