@@ -36,6 +36,8 @@ void hs_sink_fd(hs_sink *sink, int *fd)
 static int mem_write(void *ctx, const void *data, size_t len)
 {
 	hs_membuf *m = ctx;
+	if (!len) /* data may still be NULL */
+		return 0;
 	if (m->len + len > m->cap) {
 		size_t ncap = m->cap ? m->cap : 4096;
 		while (ncap < m->len + len)

@@ -260,6 +260,22 @@ Test(format, empty_string_first)
 	hs_membuf_free(&buf);
 }
 
+/* Found by fuzz_records: nothing written to an empty memory sink offset
+ * its NULL buffer. */
+Test(format, empty_write_to_empty_membuf)
+{
+	hs_membuf buf = { 0 };
+	hs_sink sink;
+	hs_sink_mem(&sink, &buf);
+	cr_assert_eq(sink.write(sink.ctx, "", 0), 0);
+	cr_assert_eq(buf.len, 0);
+	cr_assert_eq(sink.write(sink.ctx, "ab", 2), 0);
+	cr_assert_eq(sink.write(sink.ctx, "", 0), 0);
+	cr_assert_eq(buf.len, 2);
+	cr_assert(!memcmp(buf.data, "ab", 2));
+	hs_membuf_free(&buf);
+}
+
 Test(format, truncation_at_every_offset)
 {
 	hs_membuf buf = { 0 };
