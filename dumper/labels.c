@@ -127,8 +127,15 @@ static void subtype_fields(struct hsd_ctx *c, struct hsd_cursor *cur,
 				         hsd_label_attr(c, e[i].me_key));
 		}
 	}
-	if (!base || type->tp_dictoffset != base->tp_dictoffset)
-		named(c, cur, hsd_instance_dict(o), HSD_N_DICT);
+	if (!base || type->tp_dictoffset != base->tp_dictoffset) {
+		PyObject *dict = hsd_instance_dict(o);
+		/* 3.13 traverses valid inline values instead of the __dict__
+		 * viewing them: that dict gets an edge of its own */
+		if (values && dict)
+			hsd_edge(c, dict, HS_E_DICT_ATTR, 0);
+		else
+			named(c, cur, dict, HSD_N_DICT);
+	}
 	if ((type->tp_flags & Py_TPFLAGS_HEAPTYPE) &&
 	    (!base || !base->tp_traverse ||
 	     !(base->tp_flags & Py_TPFLAGS_HEAPTYPE)))

@@ -5,6 +5,8 @@
  * MRO once; built-in implementations are mirrored here, anything else
  * (Python overrides, unknown C methods) gets object.__sizeof__'s formula.
  * sys.getsizeof adds the pre-header (GC header, managed dict pointers).
+ * Beyond sys.getsizeof, an instance counts the attribute values it owns
+ * (FORMAT.md, objects): tracemalloc sees them, getsizeof does not.
  */
 #include "internal.h"
 
@@ -113,6 +115,46 @@ static size_t code_size(PyCodeObject *co)
 	return size;
 }
 
+/* shared_keys_usable_size() of dictobject.c: the values a split table of
+ * these keys has room for, what _PyDict_SizeOf counts for one. */
+static size_t split_capacity(const PyDictKeysObject *k)
+{
+	return (size_t)(k->dk_nentries + k->dk_usable);
+}
+
+/* Bytes of the attribute values block o owns that sys.getsizeof leaves
+ * out: 3.13's values inline after the object (valid or not, they stay in
+ * its block), 3.11/3.12's separate values array until a __dict__ takes it
+ * over (then the dict counts it). */
+static size_t values_size(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	if (!(Py_TYPE(o)->tp_flags & Py_TPFLAGS_INLINE_VALUES))
+		return 0;
+	/* _PyInlineValuesSize() with the capacity this object was given */
+	size_t cap = _PyObject_InlineValues(o)->capacity;
+	return _Py_SIZE_ROUND_UP(cap, sizeof(PyObject *)) +
+	       (cap + 1) * sizeof(PyObject *);
+#else
+	const PyDictValues *v = hsd_inline_values(o);
+	if (!v)
+		return 0;
+	/* new_values() of dictobject.c: round_up(cap + 2, 8) prefix bytes,
+	 * the last holding that length, then cap pointers. cap was the shared
+	 * keys' capacity when o was made; the keys only shrink since, so the
+	 * current one, held within what the prefix allows, is exact once
+	 * they settle and close before. */
+	size_t prefix = ((const uint8_t *)v)[-1];
+	const PyDictKeysObject *k = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
+	size_t cap = k ? split_capacity(k) : 0;
+	if (cap + 2 > prefix)
+		cap = prefix - 2;
+	else if (cap + 2 + sizeof(PyObject *) <= prefix)
+		cap = prefix - 1 - sizeof(PyObject *);
+	return prefix + cap * sizeof(PyObject *);
+#endif
+}
+
 uint64_t hsd_iframe_size(PyCodeObject *code)
 {
 	return offsetof(_PyInterpreterFrame, localsplus) +
@@ -142,9 +184,16 @@ uint64_t hsd_sizeof(PyObject *o, const struct hsd_type *t)
 		size = (size_t)tp->tp_basicsize +
 		       (size_t)((PyListObject *)o)->allocated * sizeof(void *);
 		break;
-	case HSD_SZ_DICT:
-		size = (size_t)_PyDict_SizeOf((PyDictObject *)o);
+	case HSD_SZ_DICT: {
+		PyDictObject *d = (PyDictObject *)o;
+		size = (size_t)_PyDict_SizeOf(d);
+#if PY_VERSION_HEX >= 0x030D0000
+		/* values inside an instance count in the instance */
+		if (d->ma_values && d->ma_values->embedded)
+			size -= split_capacity(d->ma_keys) * sizeof(PyObject *);
+#endif
 		break;
+	}
 	case HSD_SZ_SET: {
 		PySetObject *s = (PySetObject *)o;
 		size = (size_t)tp->tp_basicsize;
@@ -192,5 +241,5 @@ uint64_t hsd_sizeof(PyObject *o, const struct hsd_type *t)
 	if (tp == &PyType_Type && !(((PyTypeObject *)o)->tp_flags & Py_TPFLAGS_HEAPTYPE))
 		return size;
 #endif
-	return size + _PyType_PreHeaderSize(tp);
+	return size + values_size(o) + _PyType_PreHeaderSize(tp);
 }

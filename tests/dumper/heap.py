@@ -32,6 +32,7 @@ import heapsnap
 E_DICT_KEY, E_DICT_VALUE, E_ATTR, E_INDEX, E_LOCAL, E_CELL = 1, 2, 3, 4, 5, 6
 E_DICT_ATTR, E_CLASS, E_SELF, E_FUNC, E_WEAK, E_NAMED = 7, 8, 9, 10, 11, 12
 HEAPTYPE = 1 << 9
+MANAGED_DICT = 1 << 4
 
 
 class Point:
@@ -153,7 +154,9 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         w = f.write
         for o in keep:
             t = type(o)
-            size = sys.getsizeof(o) if sizeof_builtin(t) else -1
+            # the dump adds attribute values to getsizeof (test_sizes.c)
+            size = sys.getsizeof(o) if sizeof_builtin(t) and not (
+                t.__flags__ & MANAGED_DICT) else -1
             n = len(o) if t in SIZED else -1
             w("o %x %d %d %d %s\n" % (id(o), gc.is_tracked(o), size, n,
                                       type_name(t)))
