@@ -7,7 +7,8 @@ usage: heap.py DUMP VIEW
 View lines (ids in hex):
   o ID TRACKED SIZE LEN TYPENAME
                                SIZE is sys.getsizeof, or -1 where the
-                               type's __sizeof__ is not a built-in one;
+                               type's __sizeof__ is not a built-in one
+                               or its instances have attribute values;
                                LEN is len() of built-in containers, else -1
   r ID DST...                  gc.get_referents, dict keys left out
   k ID KEY...                  a dict's keys
@@ -154,7 +155,7 @@ def write_view(view_path, keep, heap, local_marker, uses_cell):
         w = f.write
         for o in keep:
             t = type(o)
-            # the dump adds attribute values to getsizeof (test_sizes.c)
+            # the dump adds attribute values (test_sizes.c checks them)
             size = sys.getsizeof(o) if sizeof_builtin(t) and not (
                 t.__flags__ & MANAGED_DICT) else -1
             n = len(o) if t in SIZED else -1
