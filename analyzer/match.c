@@ -178,6 +178,7 @@ void hsa_snap_free(hsa_snap *s)
 	free(s->size);
 	free(s->pkind);
 	free(s->plabel);
+	free(s->sketch);
 	free(s->trace_site);
 	free(s->trace_all);
 	free(s->roots);
@@ -200,6 +201,11 @@ typedef struct job {
 	hsa_snap *s;
 	int objects;       /* read the objects too, not just open */
 	uint32_t *db_type; /* [n] the database's type id, mapped to names later */
+	uint64_t *shash;   /* [nstrings + 1] hash of each string of the database */
+	uint64_t nstrings;
+	uint32_t *vhash;   /* [n] hash of each object's value preview, 0 for none */
+	uint64_t cancelled; /* shash of "_cancelled" */
+	uint32_t vtrue;     /* vhash of True */
 	char err[1024];
 	int rc;
 } job;
@@ -208,6 +214,58 @@ static hsa_node node_or_none(sqlite3_stmt *st, int i)
 {
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? HSA_NONE
 	                                               : (hsa_node)(sqlite3_column_int64(st, i) - 1);
+}
+
+static uint64_t bytes_hash(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ c[i]) * 0x100000001b3ull;
+	return mix(h);
+}
+
+/* The strings of the database hashed by content: labels are string ids,
+ * which differ from dump to dump. */
+static int read_strings(job *jb)
+{
+	hsa_snap *s = jb->s;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, r;
+	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM strings", jb->err, sizeof(jb->err))) ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto done;
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (n < 0 || (uint64_t)n > HSA_MAX_NODES) {
+		snprintf(jb->err, sizeof(jb->err), "'%s': bad string ids in the database", s->path);
+		goto done;
+	}
+	jb->nstrings = (uint64_t)n;
+	if (!(jb->shash = calloc(jb->nstrings + 1, sizeof(uint64_t)))) {
+		read_failed(s, 1, jb->err, sizeof(jb->err));
+		goto done;
+	}
+	if (!(st = hsa_db_prepare(s->db, "SELECT id, s FROM strings", jb->err, sizeof(jb->err))))
+		goto done;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		const void *text = sqlite3_column_blob(st, 1);
+		if (id >= 1 && id <= n)
+			jb->shash[id] = bytes_hash(text, (size_t)sqlite3_column_bytes(st, 1));
+	}
+	rc = r == SQLITE_DONE ? 0 : -1;
+done:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Identity evidence (match.h): one bit of v's 64-bit sketch per scalar
+ * value v holds, its own included, keyed by the edge kind and label. */
+static uint64_t evidence_bit(int kind, uint64_t label, uint32_t vhash)
+{
+	return 1ull << (mix(((uint64_t)(unsigned)kind << 56) ^ label ^ ((uint64_t)vhash << 20)) & 63);
 }
 
 /* The objects table into arrays, then the kind and label of every
@@ -240,8 +298,10 @@ static int read_objects(job *jb)
 	s->size = calloc(c, sizeof(uint64_t));
 	s->pkind = malloc(c);
 	s->plabel = calloc(c, sizeof(uint32_t));
+	s->sketch = calloc(c, sizeof(uint64_t));
+	jb->vhash = calloc(c, sizeof(uint32_t));
 	if (!s->addr || !jb->db_type || !s->flags || !s->trace || !s->parent || !s->idom ||
-	    !s->retained || !s->size || !s->pkind || !s->plabel) {
+	    !s->retained || !s->size || !s->pkind || !s->plabel || !s->sketch || !jb->vhash) {
 		nomem = 1;
 		goto done;
 	}
@@ -250,7 +310,7 @@ static int read_objects(job *jb)
 	memset(s->pkind, 0xff, c);
 	if (!(st = hsa_db_prepare(s->db,
 	                          "SELECT id, addr, type, flags, trace, reachable, parent, idom,"
-	                          " retained, size FROM objects",
+	                          " retained, size, value FROM objects",
 	                          jb->err, sizeof(jb->err))))
 		goto done;
 	int r;
@@ -269,6 +329,15 @@ static int read_objects(job *jb)
 		s->idom[v] = node_or_none(st, 7);
 		s->retained[v] = (uint64_t)sqlite3_column_int64(st, 8);
 		s->size[v] = (uint64_t)sqlite3_column_int64(st, 9);
+		if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+			const void *val = sqlite3_column_blob(st, 10);
+			uint32_t h = (uint32_t)bytes_hash(val, (size_t)sqlite3_column_bytes(st, 10));
+			jb->vhash[v] = h ? h : 1;
+			/* Singletons (None, True, small ints) are everybody's:
+			 * no evidence. */
+			if (!(s->flags[v] & HS_OF_STATIC))
+				s->sketch[v] |= evidence_bit(-1, 0, jb->vhash[v]);
+		}
 	}
 	if (r != SQLITE_DONE)
 		goto done;
@@ -284,8 +353,18 @@ static int read_objects(job *jb)
 		int kind, e;
 		while ((e = hsa_edges_next(&p, &dst, &kind, &label)) > 0) {
 			dst--;
-			if (kind == HS_E_WEAK || dst < 0 || dst >= n || s->parent[dst] != (hsa_node)src ||
-			    s->pkind[dst] != 0xff)
+			if (kind == HS_E_WEAK || dst < 0 || dst >= n)
+				continue;
+			if (jb->vhash[dst] && src >= 0 && src < n) {
+				uint64_t lh = kind == HS_E_INDEX ? (uint64_t)label
+				              : label > 0 && (uint64_t)label <= jb->nstrings ? jb->shash[label]
+				                                                            : 0;
+				if (!(s->flags[dst] & HS_OF_STATIC))
+					s->sketch[src] |= evidence_bit(kind, lh, jb->vhash[dst]);
+				else if (kind == HS_E_ATTR && lh == jb->cancelled && jb->vhash[dst] == jb->vtrue)
+					s->flags[src] |= HSA_SNAP_DEAD;
+			}
+			if (s->parent[dst] != (hsa_node)src || s->pkind[dst] != 0xff)
 				continue;
 			s->pkind[dst] = (uint8_t)kind;
 			s->plabel[dst] = kind != HS_E_INDEX && label > 0 && label < UINT32_MAX
@@ -314,7 +393,13 @@ static void *job_main(void *arg)
 		/* The scans read each page once: a small page cache does as
 		 * well and keeps three dumps' caches from adding 200 MB. */
 		sqlite3_exec(jb->s->db, "PRAGMA cache_size=-4096", NULL, NULL, NULL);
-		jb->rc = read_objects(jb);
+		jb->cancelled = bytes_hash("_cancelled", 10);
+		jb->vtrue = (uint32_t)bytes_hash("True", 4);
+		jb->rc = read_strings(jb) || read_objects(jb) ? -1 : 0;
+		free(jb->shash);
+		free(jb->vhash);
+		jb->shash = NULL;
+		jb->vhash = NULL;
 	}
 	return NULL;
 }
@@ -587,6 +672,33 @@ int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size
 	return rc;
 }
 
+/* HSA_SNAP_DEAD stays only on asyncio handles (a user's object with a
+ * `_cancelled` flag may well be a leak), and is added to done tasks and
+ * futures. */
+static int read_dead(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
+{
+	static const char *const handles[] = { "asyncio.events.Handle", "asyncio.events.TimerHandle" };
+	uint32_t h[2];
+	for (int i = 0; i < 2; i++)
+		if ((h[i] = hsa_names_id(names, handles[i], strlen(handles[i]))) == HSA_KMAP_NONE)
+			return read_failed(s, 1, err, errlen);
+	for (uint64_t v = 0; v < s->n; v++)
+		if (s->type[v] != h[0] && s->type[v] != h[1])
+			s->flags[v] &= (uint16_t)~HSA_SNAP_DEAD;
+	sqlite3_stmt *st = hsa_db_prepare(s->db, "SELECT object FROM tasks WHERE state <> 'pending'",
+	                                  err, errlen);
+	int r;
+	if (!st)
+		return -1;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id >= 1 && (uint64_t)id <= s->n)
+			s->flags[id - 1] |= HSA_SNAP_DEAD;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : read_failed(s, 0, err, errlen);
+}
+
 int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
                    char *err, size_t errlen)
 {
@@ -603,7 +715,8 @@ int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *
 		hsa_snap *s = &snaps[i];
 		s->tracing = hsa_db_meta_int(s->db, "tracemalloc.tracing", 0) > 0;
 		if (read_types(s, jobs[i].db_type, names, err, errlen) ||
-		    read_traces(s, names, err, errlen) || read_roots(s, names, err, errlen))
+		    read_traces(s, names, err, errlen) || read_roots(s, names, err, errlen) ||
+		    read_dead(s, names, err, errlen))
 			goto done;
 	}
 	rc = 0;
@@ -638,12 +751,46 @@ static uint32_t whole_trace(const hsa_snap *s, hsa_node v)
 	return t && t <= s->ntraces ? s->trace_all[t] : 0;
 }
 
+/* States of a newer object in hsa_match. */
+enum { M_NONE, M_SAME, M_DIFF, M_ASK_PARENT };
+
+/* The state of v when its own evidence says nothing: a new object if its
+ * shortest-path parent sits where its older counterpart's parent sat and
+ * that parent is not the same object (the members of a freed and
+ * reallocated timer are new with it); else the same. Resolved up the
+ * parent chain without recursion: the chain's undecided nodes are pushed,
+ * then decided top-down. */
+static void resolve(const hsa_snap *older, const hsa_snap *newer, const hsa_node *m, uint8_t *st,
+                    hsa_node v, hsa_node *stack)
+{
+	uint64_t depth = 0;
+	while (st[v] == M_ASK_PARENT && depth < newer->n) {
+		stack[depth++] = v;
+		hsa_node p = newer->parent[v], q = older->parent[m[v]];
+		if (p == HSA_NONE || q == HSA_NONE || newer->addr[p] != older->addr[q])
+			break;
+		v = p;
+	}
+	while (depth) {
+		hsa_node w = stack[--depth];
+		hsa_node p = newer->parent[w], q = older->parent[m[w]];
+		int inherit = p != HSA_NONE && q != HSA_NONE && newer->addr[p] == older->addr[q];
+		st[w] = inherit && st[p] != M_SAME && st[p] != M_ASK_PARENT ? M_DIFF : M_SAME;
+	}
+}
+
 int64_t hsa_match(const hsa_snap *older, const hsa_snap *newer, hsa_node *m)
 {
 	hsa_addrmap map;
 	int64_t matched = 0;
-	if (hsa_addrmap_init(&map, older->n))
+	uint64_t c = newer->n ? newer->n : 1;
+	uint8_t *st = calloc(c, 1);
+	hsa_node *stack = malloc(c * sizeof(hsa_node));
+	if (!st || !stack || hsa_addrmap_init(&map, older->n)) {
+		free(st);
+		free(stack);
 		return -1;
+	}
 	for (uint64_t u = 0; u < older->n; u++)
 		if (older->addr[u])
 			hsa_addrmap_put(&map, older->addr[u], (hsa_node)u);
@@ -657,11 +804,24 @@ int64_t hsa_match(const hsa_snap *older, const hsa_snap *newer, hsa_node *m)
 		uint16_t fo = older->flags[u], fn = newer->flags[v];
 		int tracked = (fo & fn & HS_OF_GC_TRACKED) != 0;
 		int younger = tracked && (fn & HS_OF_GEN_MASK) < (fo & HS_OF_GEN_MASK);
+		uint64_t ko = older->sketch[u], kn = newer->sketch[v];
 		if (older->type[u] != newer->type[v] || younger ||
 		    (traces && whole_trace(older, u) != whole_trace(newer, (hsa_node)v)))
-			m[v] = HSA_NONE;
+			st[v] = M_NONE;
+		else if (ko && kn)
+			st[v] = ko & kn ? M_SAME : M_DIFF;
 		else
-			matched++;
+			st[v] = M_ASK_PARENT;
 	}
+	for (uint64_t v = 0; v < newer->n; v++) {
+		if (st[v] == M_ASK_PARENT)
+			resolve(older, newer, m, st, (hsa_node)v, stack);
+		if (st[v] == M_SAME)
+			matched++;
+		else
+			m[v] = HSA_NONE;
+	}
+	free(st);
+	free(stack);
 	return matched;
 }

@@ -10,16 +10,28 @@
  *   - both have the same type (by name),
  *   - when both are tracked by the GC, its generation is not younger
  *     (collections only promote: a gen-2 object followed by a gen-0 one
- *     at the same address is a new object), and
+ *     at the same address is a new object),
  *   - when both dumps were taken with tracemalloc tracing, both have the
- *     same allocation traceback (or neither has one).
+ *     same allocation traceback (or neither has one),
+ *   - when both hold scalar values (their own value preview, or str, int,
+ *     float, bytes... objects they refer to, keyed by the reference's kind
+ *     and label), at least one is the same in both: a survivor may change
+ *     some attributes, a reallocated timer differs in all (`_when`). The
+ *     values are compared through a 64-bit sketch per object (one bit per
+ *     value), so two different objects pass with odds of about k*k/64 for
+ *     k values each; singletons (None, True, small ints) do not count.
+ *   - otherwise, when its shortest-path parent sits at the address where
+ *     the older object's parent sat, that parent is the same object too:
+ *     what a new object holds alone on its path is new with it.
  * Limits: an object freed and replaced by one of the same type, from the
- * same line, with no collection in between, passes for the old one; the
- * generation test means nothing for untracked objects (str, int, atomic
- * dicts and tuples), and on CPython 3.14's incremental collector, whose
- * old generation alternates between two spaces. Group counts (leaks.h)
- * do not depend on identity, so such a guess can add a candidate but
- * cannot make a steady group look like it grows.
+ * same line, holding the same values (or none) under a surviving parent,
+ * passes for the old one; a survivor that replaced every scalar it holds
+ * passes for a new one; the generation test means nothing for untracked
+ * objects (str, int, atomic dicts and tuples), and on CPython 3.14's
+ * incremental collector, whose old generation alternates between two
+ * spaces. Group counts (leaks.h) do not depend on identity, so such a
+ * guess can add a candidate but cannot make a steady group look like it
+ * grows.
  */
 #ifndef HSA_MATCH_H
 #define HSA_MATCH_H
@@ -63,6 +75,9 @@ void hsa_names_free(hsa_names *t);
 
 /* Bits of hsa_snap.flags beside the dump's HS_OF_* ones. */
 #define HSA_SNAP_REACHABLE 0x8000u
+/* Dead in all but name: an asyncio handle cancelled but still waiting in
+ * the loop's heap, a task or future already done. */
+#define HSA_SNAP_DEAD 0x4000u
 
 /* The first root record of an object. */
 typedef struct hsa_snap_root {
@@ -87,6 +102,8 @@ typedef struct hsa_snap {
 	uint8_t *pkind;      /* [n] kind of the reference from the parent */
 	uint32_t *plabel;    /* [n] its label: a string id of the database, or
 	                        0 (indices are not kept) */
+	uint64_t *sketch;    /* [n] the scalar values it holds, one bit each
+	                        (identity evidence, see above); 0 for none */
 	uint64_t ntraces;
 	uint32_t *trace_site; /* [ntraces+1] names id of "file:line" (hsa_snap_site) */
 	uint32_t *trace_all;  /* [ntraces+1] names id of the whole traceback */

@@ -129,9 +129,11 @@ Test(diff, new_objects_and_reused_addresses)
 	cr_assert(td_json_ok(out), "%s", out);
 	cr_assert(strstr(out, "\"new_objects\":38,"), "%s", out);
 	free(out);
-	/* Item 0 went from generation 2 to 0: a new object at a reused address */
+	/* Item 0 went from generation 2 to 0: a new object at a reused
+	 * address, and so is the payload it holds there */
 	cr_assert_eq(td_run(&out, "diff %s %s --new --json", d1, r2), 0, "%s", out);
-	cr_assert(strstr(out, "\"new_objects\":39,"), "%s", out);
+	cr_assert(strstr(out, "\"new_objects\":40,"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"bytes\",\"count\":11,"), "%s", out);
 	cr_assert(strstr(out, "{\"type\":\"app.Item\",\"count\":11,"), "%s", out);
 	free(out);
 	cr_assert_eq(td_run(&out, "diff %s %s --new -n 3", d1, d2), 0, "%s", out);
@@ -209,4 +211,81 @@ Test(leaks, bad_input)
 	free(out);
 	free(d1);
 	free(junk);
+}
+
+/* An event loop's timers at one moment: LIVE handles, each with its own
+ * `_when` float and an `_args` tuple holding a Future, in the loop's
+ * `_scheduled` list. Handle 0 is a survivor (the same `_when` in every
+ * dump); the others are freed between dumps and new timers take their
+ * addresses (their `_when` differs: `when` is the dump's time). Handle 1
+ * is cancelled, waiting in the heap (`_cancelled` is True). */
+#define LOOP 0x20000
+#define SCHED 0x21000
+#define HANDLE 0x6000000
+#define LIVE 4
+
+static char *timers_dump(const char *name, int dump)
+{
+	char *path = td_path(name);
+	tdump *t = td_open(path);
+	hs_writer_meta_int(td_writer(t), "pid", 4242);
+	hs_writer_meta_f64(td_writer(t), "time", 1000.0 + dump);
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	td_ref(t, MOD, NS, HS_E_DICT_ATTR, NULL);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	tracked(t, NS, "dict", 640, 2);
+	td_ref(t, NS, LOOP, HS_E_DICT_VALUE, "'loop'");
+	tracked(t, LOOP, "asyncio.unix_events._UnixSelectorEventLoop", 48, 2);
+	td_ref(t, LOOP, SCHED, HS_E_ATTR, "_scheduled");
+	tracked(t, SCHED, "list", 56 + 8 * LIVE, 2);
+	hs_edge e[LIVE];
+	for (int k = 0; k < LIVE; k++)
+		e[k] = (hs_edge){HANDLE + (uint64_t)k * 0x100, HS_E_INDEX, (uint64_t)k};
+	td_refs(t, SCHED, e, LIVE);
+	hs_object yes = {.addr = 0x900, .type = td_type(t, "bool"), .size = 28,
+	                 .flags = HS_OF_HAS_VALUE | HS_OF_STATIC, .value = (const uint8_t *)"True",
+	                 .value_len = 4};
+	td_object(t, &yes);
+	for (int k = 0; k < LIVE; k++) {
+		uint64_t h = HANDLE + (uint64_t)k * 0x100, when = h + 0x10, args = h + 0x20,
+			 fut = h + 0x40;
+		/* all young: the generations tell nothing here */
+		tracked(t, h, "asyncio.events.TimerHandle", 96, 0);
+		char v[32];
+		snprintf(v, sizeof(v), "%d.25", k ? 5000 + dump * 100 + k : 4000);
+		hs_object f = {.addr = when, .type = td_type(t, "float"), .size = 24,
+		               .flags = HS_OF_HAS_VALUE, .value = (const uint8_t *)v,
+		               .value_len = strlen(v)};
+		td_object(t, &f);
+		hs_edge he[] = {{when, HS_E_ATTR, td_str(t, "_when")},
+		                {args, HS_E_ATTR, td_str(t, "_args")},
+		                {0x900, HS_E_ATTR, td_str(t, k == 1 ? "_cancelled" : "_scheduled")}};
+		td_refs(t, h, he, 3);
+		tracked(t, args, "tuple", 48, 0);
+		td_ref(t, args, fut, HS_E_INDEX, NULL);
+		tracked(t, fut, "_asyncio.Future", 120, 0);
+	}
+	td_close(t);
+	return path;
+}
+
+Test(diff, reallocated_timers_are_new)
+{
+	char *d1 = timers_dump("t1.hsnap", 1), *d2 = timers_dump("t2.hsnap", 2), *out;
+	/* handles 1-3 are new timers at old addresses: each with its float,
+	 * tuple and Future; handle 0 and what it holds are not new */
+	cr_assert_eq(td_run(&out, "diff %s %s --new --json", d1, d2), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"new_objects\":12,"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"_asyncio.Future\",\"count\":3,"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"asyncio.events.TimerHandle\",\"count\":3,"), "%s", out);
+	free(out);
+	/* the same dump twice: nothing is new */
+	cr_assert_eq(td_run(&out, "diff %s %s --new --json", d2, d2), 0, "%s", out);
+	cr_assert(strstr(out, "\"new_objects\":0,"), "%s", out);
+	free(out);
+	free(d1);
+	free(d2);
 }
