@@ -1,10 +1,13 @@
 /* cmd_trigger.c - 'heapsnap trigger': signal a process that runs
  * heapsnap.install() and wait for its new dump to be complete.
  *
- * The handler's state file, /tmp/heapsnap-<euid>/<pid> (dumper/triggers.h),
- * names the signal, the dump directory and the outcome of the last dump
- * with the time it began; the process holds a write lock on it, so a file
- * left by a killed process is told from a live handler. */
+ * The handler's state file, /tmp/heapsnap-<euid>/<pid> (format/FORMAT.md,
+ * "The handler's state file"), names the signal, the dump directory and
+ * the outcome of the last dump with the time it began; the process holds a
+ * write lock on it, so a file left by a killed process is told from a live
+ * handler. A process in a container names it in its own namespaces' terms
+ * (its /tmp, its pid, its euid); it is found from here through
+ * /proc/PID/root, and so are the dumps it names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +23,16 @@
 
 #define DEFAULT_WAIT 30.0
 #define POLL_US 50000
+#define STATE_VERSION 1
+
+/* The process as its own namespaces see it. */
+typedef struct target {
+	long pid;          /* here */
+	long nspid;        /* in its pid namespace: the state file's name */
+	long euid;         /* in its user namespace: the state directory's; -1 */
+	char root[48];     /* "/proc/PID/root" in another mount namespace, else
+	                      "": the prefix of every path it names */
+} target;
 
 typedef struct handler {
 	char *text;        /* the state file; the fields below point into it */
@@ -28,34 +41,69 @@ typedef struct handler {
 	int have_last, last_ok;
 	long long last_ns; /* CLOCK_REALTIME when the last dump began */
 	const char *last;  /* its path, or why it failed */
+	unsigned version;  /* of the file's format */
 } handler;
 
-/* The effective uid of pid (the state directory's owner), or -1. */
-static long euid_of(long pid)
+/* uid as pid's user namespace sees it (/proc/PID/uid_map maps it to ours:
+ * "inside outside count" lines); unchanged when unmapped or unreadable. */
+static long uid_inside(long pid, long uid)
 {
-	char path[64], line[256];
-	long uid = -1;
-	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	char path[64];
+	unsigned long in, out, n;
+	long mapped = uid;
+	snprintf(path, sizeof(path), "/proc/%ld/uid_map", pid);
 	FILE *f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Uid: %*d %ld", &uid) == 1)
+	while (f && fscanf(f, "%lu %lu %lu", &in, &out, &n) == 3) {
+		if ((unsigned long)uid >= out && (unsigned long)uid - out < n) {
+			mapped = (long)(in + ((unsigned long)uid - out));
 			break;
+		}
+	}
 	if (f)
 		fclose(f);
-	return uid;
+	return mapped;
 }
 
-/* Reads pid's state file into h. Returns 0, or -1 when there is none, it
- * is not held by pid (left by an earlier process) or cannot be read. */
-static int read_handler(long pid, handler *h)
+/* Fills t for process pid from /proc: its effective uid ("Uid:" real,
+ * effective ...) and its pid in the innermost pid namespace (the last of
+ * "NSpid:"), and whether its mount namespace is ours. */
+static void target_of(long pid, target *t)
 {
-	char path[96];
+	char path[64], line[256], ours[64], theirs[64];
+	long uid = -1;
+	t->pid = t->nspid = pid;
+	t->root[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %*d %ld", &uid) == 1 || strncmp(line, "NSpid:", 6))
+			continue;
+		char *save = NULL;
+		for (char *tok = strtok_r(line + 6, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save))
+			t->nspid = strtol(tok, NULL, 10);
+	}
+	if (f)
+		fclose(f);
+	t->euid = uid < 0 ? -1 : uid_inside(pid, uid);
+	snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", pid);
+	ssize_t a = readlink("/proc/self/ns/mnt", ours, sizeof(ours));
+	ssize_t b = readlink(path, theirs, sizeof(theirs));
+	if (a > 0 && b > 0 && (a != b || memcmp(ours, theirs, (size_t)a)))
+		snprintf(t->root, sizeof(t->root), "/proc/%ld/root", pid);
+}
+
+/* Reads t's state file into h. Returns 0; -1 when there is none, it is not
+ * held by the process (left by an earlier one) or cannot be read; -2 when
+ * it has a format version this reader does not know (h->version). */
+static int read_handler(const target *t, handler *h)
+{
+	char path[128];
 	int rc = -1;
 	memset(h, 0, sizeof(*h));
-	long uid = euid_of(pid);
-	if (uid < 0)
+	if (t->euid < 0)
 		return -1;
-	snprintf(path, sizeof(path), "/tmp/heapsnap-%ld/%ld", uid, pid);
+	snprintf(path, sizeof(path), "%s/tmp/heapsnap-%ld/%ld", t->root, t->euid, t->nspid);
 	int fd = -1, held = 0;
 	/* the process replaces the file after each dump and lets go of the old
 	 * one's lock: an unlocked file that is no longer at path was replaced */
@@ -67,7 +115,8 @@ static int read_handler(long pid, handler *h)
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fcntl(fd, F_GETLK, &lk) < 0)
 			goto done;
-		held = lk.l_type != F_UNLCK && lk.l_pid == pid;
+		/* the kernel gives l_pid as our pid namespace sees it */
+		held = lk.l_type != F_UNLCK && lk.l_pid == t->pid;
 		if (!held && (fstat(fd, &opened) < 0 || stat(path, &now) < 0 ||
 		              opened.st_ino == now.st_ino))
 			goto done;
@@ -81,8 +130,14 @@ static int read_handler(long pid, handler *h)
 	while (n + 1 < cap && (k = read(fd, h->text + n, cap - n - 1)) > 0)
 		n += (size_t)k;
 	h->text[n] = '\0';
-	if (strncmp(h->text, "heapsnap-handler 1\n", 19))
+	int end = 0;
+	if (sscanf(h->text, "heapsnap-handler %u%n", &h->version, &end) != 1 ||
+	    h->text[end] != '\n')
 		goto done;
+	if (h->version != STATE_VERSION) {
+		rc = -2;
+		goto done;
+	}
 	char *save = NULL;
 	for (char *l = strtok_r(h->text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(l, ' ');
@@ -135,16 +190,51 @@ static long long realtime_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Waits for a dump that began after sent_ns; prints its path. */
-static int wait_dump(long pid, long long sent_ns, double seconds)
+/* Prints what was asked: the dump directory and the files written (none
+ * without --wait), paths as seen from here. */
+static int print_result(const target *t, const handler *h, const char *file,
+                        int json)
+{
+	if (json) {
+		char *dir = NULL, *path = NULL;
+		if (asprintf(&dir, "%s%s", t->root, h->dir) < 0 ||
+		    (file && asprintf(&path, "%s%s", t->root, file) < 0)) {
+			free(dir);
+			hsa_error("out of memory");
+			return HSA_EXIT_FAIL;
+		}
+		hsa_json j;
+		hsa_json_init(&j, stdout);
+		hsa_json_open(&j, NULL);
+		hsa_json_int(&j, "pid", t->pid);
+		hsa_json_int(&j, "signal", h->signum);
+		hsa_json_str(&j, "dir", dir);
+		hsa_json_array(&j, "files");
+		if (path)
+			hsa_json_str(&j, NULL, path);
+		hsa_json_end_document(&j);
+		free(dir);
+		free(path);
+	} else if (file) {
+		printf("%s%s\n", t->root, file);
+	} else {
+		printf("sent signal %d (%s) to process %ld; its dumps go to '%s%s'\n",
+		       h->signum, strsignal(h->signum), t->pid, t->root, h->dir);
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : HSA_EXIT_FAIL;
+}
+
+/* Waits for a dump that began after sent_ns; prints it. */
+static int wait_dump(const target *t, long long sent_ns, double seconds, int json)
 {
 	double deadline = hsa_now() + seconds;
 	char err[1024];
+	long pid = t->pid;
 	handler h = { 0 };
 	for (;;) {
 		free(h.text);
 		int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-		if (read_handler(pid, &h) < 0) {
+		if (read_handler(t, &h) < 0) {
 			free(h.text);
 			if (!alive)
 				hsa_error("process %ld exited before its dump was complete", pid);
@@ -162,12 +252,16 @@ static int wait_dump(long pid, long long sent_ns, double seconds)
 		usleep(POLL_US);
 	}
 	int rc = HSA_EXIT_FAIL;
+	char *path = NULL;
 	if (!h.last_ok)
 		hsa_error("process %ld failed to dump: %s", pid, h.last);
-	else if (!complete(h.last, err, sizeof(err)))
+	else if (asprintf(&path, "%s%s", t->root, h.last) < 0)
+		hsa_error("out of memory");
+	else if (!complete(path, err, sizeof(err)))
 		hsa_error("%s", err);
 	else
-		rc = printf("%s\n", h.last) < 0 ? HSA_EXIT_FAIL : 0;
+		rc = print_result(t, &h, h.last, json);
+	free(path);
 	free(h.text);
 	return rc;
 }
@@ -187,6 +281,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	int wait = hsa_arg(cmd, &a, "wait") != NULL;
+	int json = hsa_arg(cmd, &a, "json") != NULL;
 	double seconds = DEFAULT_WAIT;
 	if (a.npos > 1) {
 		seconds = strtod(a.pos[1], &end);
@@ -201,7 +296,15 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("no process %ld", pid);
 		goto done;
 	}
-	if (read_handler(pid, &h) < 0) {
+	target t;
+	target_of(pid, &t);
+	int found = read_handler(&t, &h);
+	if (found == -2) {
+		hsa_error("process %ld has a heapsnap handler of state version %u; this "
+		          "heapsnap reads version %d", pid, h.version, STATE_VERSION);
+		goto done;
+	}
+	if (found < 0) {
 		hsa_error("process %ld has no heapsnap handler installed", pid);
 		goto done;
 	}
@@ -214,13 +317,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("cannot signal process %ld: %s", pid, strerror(errno));
 		goto done;
 	}
-	if (wait) {
-		rc = wait_dump(pid, sent, seconds);
-	} else {
-		printf("sent signal %d (%s) to process %ld; its dumps go to '%s'\n", h.signum,
-		       strsignal(h.signum), pid, h.dir);
-		rc = 0;
-	}
+	rc = wait ? wait_dump(&t, sent, seconds, json) : print_result(&t, &h, NULL, json);
 done:
 	free(h.text);
 	free(a.pos);
@@ -229,17 +326,20 @@ done:
 
 static const hsa_opt opts[] = {
 	{ "wait", 'w', NULL, "wait for the dump to be complete (at most SECONDS, default 30)" },
+	{ "json", 0, NULL, "print JSON for scripts: the dump directory and the files written" },
 	{ NULL, 0, NULL, NULL },
 };
 
 const hsa_cmd hsa_cmd_trigger = {
 	.name = "trigger",
 	.summary = "ask a running process for a dump (heapsnap.install)",
-	.usage = "PID [--wait [SECONDS]]",
+	.usage = "PID [--wait [SECONDS]] [--json]",
 	.details = "Sends the dump signal to a process that runs heapsnap.install() (or\n"
 	           "'python -m heapsnap run', or HEAPSNAP in its environment). With --wait,\n"
 	           "waits until the new dump is complete and prints its path; fails if the\n"
-	           "process is gone, its dump failed or none appears in time.",
+	           "process is gone, its dump failed or none appears in time. A process in\n"
+	           "a container (another mount namespace) is found, and its paths printed,\n"
+	           "through /proc/PID/root.",
 	.min_pos = 1,
 	.max_pos = 2,
 	.opts = opts,

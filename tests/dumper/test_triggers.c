@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,8 +92,9 @@ static size_t dumps_in(const char *dir, char names[][512], size_t *temps, long *
 	return n;
 }
 
-/* Processes whose parent is pid: zombies and dump children. */
-static int children_of(pid_t pid)
+/* Processes whose parent is pid: zombies and dump children; *last (may be
+ * NULL) gets one of them. */
+static int children_of(pid_t pid, pid_t *last)
 {
 	int n = 0;
 	DIR *d = opendir("/proc");
@@ -103,8 +105,11 @@ static int children_of(pid_t pid)
 		char *stat = e->d_name[0] >= '0' && e->d_name[0] <= '9' ? t_slurp(path, NULL) : NULL;
 		char *close = stat ? strrchr(stat, ')') : NULL;
 		long ppid = 0;
-		if (close && sscanf(close + 1, " %*c %ld", &ppid) == 1 && ppid == pid)
+		if (close && sscanf(close + 1, " %*c %ld", &ppid) == 1 && ppid == pid) {
 			n++;
+			if (last)
+				*last = (pid_t)atol(e->d_name);
+		}
 		free(stat);
 	}
 	if (d)
@@ -256,7 +261,7 @@ Test(triggers, three_dumps_while_serving, .timeout = 60)
 	for (int i = 1; i <= 3; i++) {
 		kill(s.pid, SIGUSR1);
 		cr_assert(wait_count(s.log, "dump written", i, 30), "dump %d did not come", i);
-		cr_expect_eq(children_of(s.pid), 0, "a child is left after dump %d", i);
+		cr_expect_eq(children_of(s.pid, NULL), 0, "a child is left after dump %d", i);
 	}
 	svc_stop(&s);
 	char names[MAX_DUMPS][512];
@@ -463,6 +468,114 @@ Test(triggers, trigger_command, .timeout = 60)
 	free(out);
 	cr_expect_eq(trigger(top, 1, "5", NULL, &out), 2, "SECONDS without --wait");
 	free(out);
+	t_rmdir(top);
+}
+
+/* The path in the "files" array of trigger --json's output, or "". */
+static void json_file(const char *out, char *path, size_t len)
+{
+	const char *p = out ? strstr(out, "\"files\":[\"") : NULL;
+	path[0] = '\0';
+	if (p)
+		snprintf(path, len, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
+}
+
+Test(triggers, trigger_json, .timeout = 60)
+{
+	char *top = t_mkdir();
+	char dumps[512], ready[512], log[512], script[512], want[1200], path[512];
+	snprintf(dumps, sizeof(dumps), "%s/dumps", top);
+	snprintf(ready, sizeof(ready), "%s/ready", top);
+	snprintf(log, sizeof(log), "%s/plain.log", top);
+	snprintf(script, sizeof(script), "%s/trig_plain.py", HS_TEST_SCRIPTS);
+	char *argv[] = { HS_TEST_PYTHON, "-m", "heapsnap", "run", "--dir", dumps,
+	                 script, ready, "sleep", NULL };
+	struct env e = { 0 };
+	pid_t pid = t_spawn(log, argv, setup, &e);
+	cr_assert(wait_file(ready, 30));
+	char *out;
+	cr_assert_eq(trigger(top, pid, "--wait", "--json", &out), 0, "trigger said: %s", out);
+	snprintf(want, sizeof(want), "{\"pid\":%ld,\"signal\":10,\"dir\":\"%s\","
+	         "\"files\":[\"%s/trig_plain-", (long)pid, dumps, dumps);
+	cr_expect(out && strstr(out, want), "trigger --json said: %s", out);
+	json_file(out, path, sizeof(path));
+	free(out);
+	expect_dump(path, pid, "fork", 50000);
+	cr_expect_eq(trigger(top, pid, "--json", NULL, &out), 0);
+	snprintf(want, sizeof(want), "\"dir\":\"%s\",\"files\":[]}", dumps);
+	cr_expect(out && strstr(out, want), "trigger --json said: %s", out);
+	free(out);
+	cr_expect(wait_count(log, "dump written", 2, 30), "no dump after 'trigger --json'");
+	kill(pid, SIGINT);
+	cr_expect_eq(wait_exit(pid, 30), 0);
+
+	/* a handler that writes a newer state file: named, not mistaken for none */
+	char sdir[64], state[128];
+	snprintf(sdir, sizeof(sdir), "/tmp/heapsnap-%u", (unsigned)geteuid());
+	snprintf(state, sizeof(state), "%s/%ld", sdir, (long)getpid());
+	mkdir(sdir, 0700);
+	FILE *f = fopen(state, "w");
+	cr_assert(f, "cannot write '%s'", state);
+	fprintf(f, "heapsnap-handler 2\npid %ld\nsignal 10\ndir %s\n", (long)getpid(), dumps);
+	fflush(f);
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	cr_assert_eq(fcntl(fileno(f), F_SETLK, &lk), 0);
+	int rc = trigger(top, getpid(), "--wait", NULL, &out);
+	unlink(state);
+	fclose(f);
+	snprintf(want, sizeof(want), "process %ld has a heapsnap handler of state version 2; "
+	         "this heapsnap reads version 1", (long)getpid());
+	cr_expect_eq(rc, 1);
+	cr_expect(out && strstr(out, want), "trigger said: %s", out);
+	free(out);
+	t_rmdir(top);
+}
+
+/* A service in a container: its own /tmp (mount namespace), pid 1 (pid
+ * namespace) and uid 1000 (user namespace). trigger finds its state file
+ * and its dumps through /proc/PID/root. */
+Test(triggers, trigger_in_other_namespaces, .timeout = 60)
+{
+	if (geteuid() != 0 ||
+	    system("unshare -m -p -f sh -c 'mount -t tmpfs tmpfs /tmp && "
+	           "exec unshare --map-user=1000 true' >/dev/null 2>&1") != 0)
+		cr_skip_test("needs root and unshare(1) able to make namespaces");
+	char *top = t_mkdir();
+	char log[512], script[512], inner[2048], ready[128], want[600], path[512];
+	snprintf(log, sizeof(log), "%s/ns.log", top);
+	snprintf(script, sizeof(script), "%s/trig_plain.py", HS_TEST_SCRIPTS);
+	snprintf(inner, sizeof(inner), "mount -t tmpfs tmpfs /tmp && exec unshare "
+	         "--map-user=1000 --map-group=1000 '%s' -m heapsnap run --dir /tmp/dumps "
+	         "'%s' /tmp/ready sleep", HS_TEST_PYTHON, script);
+	char *argv[] = { "/bin/sh", "-c", "exec unshare -m -p -f /bin/sh -c \"$1\"", "sh",
+	                 inner, NULL };
+	struct env e = { 0 };
+	pid_t outer = t_spawn(log, argv, setup, &e), pid = 0;
+	cr_assert_gt(outer, 0);
+	for (double end = now() + 10; now() < end && !pid; sleep_ms(10))
+		children_of(outer, &pid);
+	cr_assert_gt(pid, 0, "unshare started no process");
+	snprintf(ready, sizeof(ready), "/proc/%ld/root/tmp/ready", (long)pid);
+	int up = wait_file(ready, 30);
+	char *text = up ? NULL : t_slurp(log, NULL);
+	cr_assert(up, "the service did not start:\n%s", text ? text : "");
+
+	char *out;
+	cr_assert_eq(trigger(top, pid, "--wait", "--json", &out), 0, "trigger said: %s", out);
+	snprintf(want, sizeof(want), "\"dir\":\"/proc/%ld/root/tmp/dumps\","
+	         "\"files\":[\"/proc/%ld/root/tmp/dumps/trig_plain-", (long)pid, (long)pid);
+	cr_expect(out && strstr(out, want), "trigger --json said: %s", out);
+	json_file(out, path, sizeof(path));
+	free(out);
+	/* the dumper's own pid is 1 */
+	expect_dump(path, 1, "fork", 50000);
+	cr_expect_eq(trigger(top, pid, NULL, NULL, &out), 0);
+	snprintf(want, sizeof(want), "its dumps go to '/proc/%ld/root/tmp/dumps'", (long)pid);
+	cr_expect(out && strstr(out, want), "trigger said: %s", out);
+	free(out);
+	cr_expect(wait_count(log, "dump written", 2, 30), "no dump after 'trigger' alone");
+	kill(pid, SIGINT);
+	cr_expect_eq(wait_exit(outer, 30), 0);
 	t_rmdir(top);
 }
 #endif
