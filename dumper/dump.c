@@ -4,6 +4,7 @@
  * file around it (temp file, fsync, rename, fsync of the directory).
  */
 #include "internal.h"
+#include "memstat.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -108,6 +109,9 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	static const struct hs_dump_opts defaults = { .values = HS_VALUES_PREVIEW };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* before the dump's own allocations enter the figures */
+	struct hsd_memstat ms;
+	hsd_memstat_take(&ms, opts ? opts->pid : 0);
 	int code = 0;
 	struct hsd_ctx *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -146,6 +150,7 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 		goto cleanup;
 	}
 	if (hsd_names_init(c) < 0 || hsd_meta_begin(c, gc_enabled) < 0 ||
+	    hsd_memstat_write(c, &ms) < 0 ||
 	    hsd_tasks_init(c) < 0 || hsd_tm_begin(c) < 0 || hsd_walk(c) < 0 ||
 	    hsd_tm_end(c) < 0 || hsd_meta_end(c, elapsed(&t0)) < 0)
 		goto cleanup;

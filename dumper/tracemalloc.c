@@ -18,6 +18,7 @@
  * take the same lock), and threads freeing raw memory without the GIL wait.
  */
 #include "internal.h"
+#include "memstat.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -228,7 +229,9 @@ int hsd_tm_begin(struct hsd_ctx *c)
 		return hsd_fail(c, ENOMEM, "out of memory for tracemalloc state");
 	}
 	if (hs_writer_meta_uint(c->w, "tracemalloc.traced", *t.traced) < 0 ||
-	    hs_writer_meta_uint(c->w, "tracemalloc.peak", *t.peak) < 0) {
+	    hs_writer_meta_uint(c->w, "tracemalloc.peak", *t.peak) < 0 ||
+	    hs_writer_meta_uint(c->w, "mem.tracemalloc",
+	                        hsd_memstat_tm_bytes(t.traces, t.domains)) < 0) {
 		if (t.lock)
 			PyThread_release_lock(t.lock);
 		free(tm);
