@@ -15,6 +15,11 @@
 #include "dump.h"
 #include "hsnap.h"
 
+/* The name of type 0, which objects of a type the dump does not define
+ * (its types section damaged) get: in 'types' and, as their module, in
+ * 'modules'. */
+#define HSA_UNKNOWN_TYPE "unknown type"
+
 typedef struct hsa_root_ref {
 	hsa_node node;
 	uint32_t kind;  /* enum hs_root_kind */
@@ -45,17 +50,20 @@ typedef struct hsa_heap {
 	uint64_t nroots;
 	hsa_root_ref *roots;   /* roots whose object is in the dump, file order */
 
-	uint64_t ntypes;
-	uint64_t *type_name;   /* [ntypes+1] string id per type id */
-	uint64_t ntracebacks;
-	uint64_t *tb_frame;    /* [ntracebacks+1] innermost frame id, 0 if none */
+	uint64_t ntypes;       /* the largest type id defined */
+	uint64_t *type_name;   /* [ntypes+1] string id per type id, 0 where no
+	                          record defines the id (type 0: unknown) */
+	uint64_t ntracebacks;  /* the largest traceback id defined */
+	uint64_t *tb_frame;    /* [ntracebacks+1] innermost frame id per
+	                          traceback id, 0 if none or undefined */
 
 	uint64_t module_type;  /* type id of 'module' objects, 0 if none */
 	uint64_t nmodnames;
 	uint64_t *modnames;    /* string ids of module names seen */
 
-	/* What was dropped, for the load warning. */
-	uint64_t dup_objects, dangling_refs, dangling_roots;
+	/* What was dropped, for the load warning; untyped: objects whose type
+	 * id no record defines, given type 0. */
+	uint64_t dup_objects, dangling_refs, dangling_roots, untyped;
 } hsa_heap;
 
 /* Reads a dump into h (zeroed by the call). Returns 0, or -1 with err

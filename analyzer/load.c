@@ -35,13 +35,18 @@ typedef struct named {
 	uint64_t type, name;
 } named;
 
+/* A type record's id and name, a traceback record's id and innermost frame. */
+typedef struct id_val {
+	uint64_t id, val;
+} id_val;
+
 /* What the first pass collects before addresses can be resolved. */
 typedef struct reading {
 	hsa_heap *h;
 	vec addr, type, size, trace; /* per object */
 	vec rsrc, roff;              /* per refs record: source address, first edge */
 	vec dst, kind, label;        /* per edge */
-	vec roots, named, type_name, tb_frame;
+	vec roots, named, types, tracebacks;
 } reading;
 
 static int on_record(void *ctx, const hs_section *sec, const hs_record *rec)
@@ -49,10 +54,10 @@ static int on_record(void *ctx, const hs_section *sec, const hs_record *rec)
 	reading *rd = ctx;
 	switch (rec->kind) {
 	case HS_K_TYPES: {
-		uint64_t *p = vec_push(&rd->type_name, sizeof(uint64_t));
-		if (!p)
+		id_val *t = vec_push(&rd->types, sizeof(id_val));
+		if (!t)
 			return -1;
-		*p = rec->u.type.name;
+		*t = (id_val){rec->u.type.id, rec->u.type.name};
 		break;
 	}
 	case HS_K_OBJECTS: {
@@ -104,27 +109,37 @@ static int on_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		break;
 	}
 	case HS_K_TRACEBACKS: {
-		uint64_t *f = vec_push(&rd->tb_frame, 8);
-		if (!f)
+		id_val *t = vec_push(&rd->tracebacks, sizeof(id_val));
+		if (!t)
 			return -1;
-		*f = rec->u.traceback.n ? rec->u.traceback.frames[0] : 0;
+		*t = (id_val){rec->u.traceback.id,
+		              rec->u.traceback.n ? rec->u.traceback.frames[0] : 0};
 		break;
 	}
 	}
 	return 0;
 }
 
-/* Types, tracebacks: id k is element k-1; the arrays get a slot 0. */
-static uint64_t *one_based(vec *v)
+/* Types, tracebacks: an array indexed by the id each record carries, not
+ * by its position (a damaged section loses records, and the ids of those
+ * after it no longer match their positions); ids no record defines, and
+ * slot 0, hold 0. Ids are dense from 1 in a dump, so one above bound (the
+ * records read) is damage and dropped: the array stays within the input's
+ * size. *max receives the largest id kept. */
+static uint64_t *by_id(vec *v, uint64_t bound, uint64_t *max)
 {
-	uint64_t *p = malloc((v->n + 1) * sizeof(uint64_t));
-	if (p) {
-		p[0] = 0;
-		if (v->n)
-			memcpy(p + 1, v->p, v->n * sizeof(uint64_t));
-	}
+	const id_val *r = v->p;
+	uint64_t top = 0;
+	for (uint64_t i = 0; i < v->n; i++)
+		if (r[i].id <= bound && r[i].id > top)
+			top = r[i].id;
+	uint64_t *p = calloc(top + 1, sizeof(uint64_t));
+	for (uint64_t i = 0; p && i < v->n; i++)
+		if (r[i].id && r[i].id <= top)
+			p[r[i].id] = r[i].val;
 	free(v->p);
 	memset(v, 0, sizeof(*v));
+	*max = top;
 	return p;
 }
 
@@ -278,20 +293,28 @@ int hsa_heap_read(hsa_heap *h, const char *path, char *err, size_t errlen)
 	h->size = rd.size.p;
 	h->trace = rd.trace.p;
 	rd.addr.p = rd.type.p = rd.size.p = rd.trace.p = NULL;
-	h->ntypes = rd.type_name.n;
-	h->type_name = one_based(&rd.type_name);
-	h->ntracebacks = rd.tb_frame.n;
-	h->tb_frame = one_based(&rd.tb_frame);
+	/* Type and traceback ids are 32-bit in the node arrays. */
+	uint64_t records = 0;
+	for (int k = 0; k <= HS_K_MAX_KNOWN; k++)
+		records += h->stats.kind[k].records;
+	if (records >= UINT32_MAX)
+		records = UINT32_MAX - 1;
+	h->type_name = by_id(&rd.types, records, &h->ntypes);
+	h->tb_frame = by_id(&rd.tracebacks, records, &h->ntracebacks);
 	if (!h->type_name || !h->tb_frame || hsa_addrmap_init(&h->map, h->n))
 		goto oom;
 	for (uint64_t v = 0; v < h->n; v++) {
-		if (h->type[v] > h->ntypes)
+		/* A type no record defines is unknown, never another's name. */
+		int untyped = h->type[v] > h->ntypes || !h->type_name[h->type[v]];
+		if (untyped)
 			h->type[v] = 0;
 		if (h->trace[v] > h->ntracebacks)
 			h->trace[v] = 0;
 		if (!h->addr[v] || hsa_addrmap_put(&h->map, h->addr[v], (hsa_node)v) != v) {
 			h->addr[v] = 0;
 			h->dup_objects++;
+		} else {
+			h->untyped += untyped;
 		}
 	}
 	if (build_csr(h, &rd))
@@ -326,8 +349,8 @@ done:
 	free(rd.label.p);
 	free(rd.roots.p);
 	free(rd.named.p);
-	free(rd.type_name.p);
-	free(rd.tb_frame.p);
+	free(rd.types.p);
+	free(rd.tracebacks.p);
 	if (rc)
 		hsa_heap_free(h);
 	return rc;
@@ -432,7 +455,8 @@ int hsa_type_modules(const hsa_heap *h, uint32_t **type_module, char ***names,
 	for (uint64_t t = 0; t <= h->ntypes; t++) {
 		const char *tname = t ? hsa_heap_string(h, h->type_name[t]) : "";
 		size_t len = hsa_module_prefix(tname, mods, nm);
-		const char *mod = len ? tname : "builtins";
+		/* Objects of an unknown type have no module either. */
+		const char *mod = len ? tname : *tname ? "builtins" : HSA_UNKNOWN_TYPE;
 		if (!len)
 			len = strlen(mod);
 		uint64_t k = 0;
