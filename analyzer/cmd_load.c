@@ -22,7 +22,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	double t0 = hsa_now();
-	if (hsa_db_load(path, out, err, sizeof(err)) ||
+	/* A database the user names is private; the one beside the dump is
+	 * as private as the dump. */
+	if (hsa_db_load(path, out, o ? 0600 : 0, err, sizeof(err)) ||
 	    sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		hsa_error("%s", err);
 		goto done;

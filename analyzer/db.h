@@ -8,16 +8,22 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util.h"
 
-#define HSA_SCHEMA_VERSION 2
+/* The database header's application_id ("HSDB") and user_version (the
+ * schema version, also meta load.schema). */
+#define HSA_APPLICATION_ID 0x48534442
+#define HSA_SCHEMA_VERSION 3
 
 /* Loads the dump at path into a new database at out, written under a
- * temporary name and renamed into place. Warns on stderr about a
- * truncated or damaged dump (its intact part is loaded). Returns 0 or -1
- * with err filled. */
-int hsa_db_load(const char *path, const char *out, char *err, size_t errlen);
+ * temporary name and renamed into place. The file is created with
+ * permission bits mode before anything is written into it; mode 0 takes
+ * the dump's read and write bits (the database holds every value preview
+ * the dump does). Warns on stderr about a truncated or damaged dump (its
+ * intact part is loaded). Returns 0 or -1 with err filled. */
+int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_t errlen);
 
 /* Fills the top_retained, top_holds and type_top tables (load internals). */
 struct hsa_heap;
@@ -27,8 +33,20 @@ int hsa_rank_write(sqlite3 *db, const struct hsa_heap *h, const struct hsa_graph
 /* Opens arg read-only: a database as it is, or a dump through its cached
  * database (DUMP.db beside it, or $XDG_CACHE_HOME/heapsnap/ when that
  * directory is not writable), loading it first when missing or stale.
- * Repeats the load warning of a damaged dump. Returns 0 or -1 with err. */
+ * A database whose header (application_id, user_version) and metadata
+ * disagree is damaged: a cached one is loaded again with a one-line
+ * warning, one given as arg is an error naming it. Repeats the load
+ * warning of a damaged dump. Returns 0 or -1 with err. */
 int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen);
+
+/* For a walk that found db inconsistent (why: what, for people, e.g.
+ * "object 7's path to a root loops"). When db is the cache hsa_db_open
+ * made for a dump, loads the dump again into the same file with a
+ * one-line warning and returns 0: db then reads the new rows, and the
+ * caller retries (once). db must hold no transaction then (no statement
+ * stepped and not reset). Otherwise, or when the load fails, returns -1
+ * with err ("'DB': damaged database (why); load its dump again"). */
+int hsa_db_damaged(sqlite3 *db, const char *why, char *err, size_t errlen);
 
 /* Where the cached database of the dump at path lives (malloc'ed), or
  * NULL when no cache directory can be made. */

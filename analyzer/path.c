@@ -37,49 +37,96 @@ static int edge_between(sqlite3 *db, int64_t src, int64_t dst, hsa_hop *hop)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
 }
 
-int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen)
+/* Walks the BFS parents from id up to a root into p (object first): 1,
+ * 0 when id is unreachable, -1 on a query error, -2 when the chain is
+ * inconsistent (why filled). The database is input: every parent must be
+ * a reachable object one step nearer a root, so the walk ends within the
+ * depth of id, and in any case within as many steps as there are
+ * objects. */
+static int parents(sqlite3 *db, int64_t id, hsa_path *p, char *why, size_t whylen)
 {
-	sqlite3_stmt *st = NULL;
-	memset(p, 0, sizeof(*p));
-	uint64_t cap = 0;
+	sqlite3_stmt *st = NULL, *max = NULL;
+	uint64_t cap = 0, steps = 0;
+	int64_t depth = -1;
 	int rc = -1;
-	/* Walk the BFS parents up to the root, then reverse. */
-	for (int64_t cur = id;;) {
-		sqlite3_finalize(st);
-		st = NULL;
-		int r = row(db, "SELECT reachable, parent FROM objects WHERE id = ?", cur, &st);
-		if (r <= 0)
-			goto fail;
-		if (!sqlite3_column_int(st, 0)) {
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM objects", -1, &max, NULL) != SQLITE_OK ||
+	    sqlite3_step(max) != SQLITE_ROW ||
+	    sqlite3_prepare_v2(db, "SELECT reachable, parent, depth FROM objects WHERE id = ?", -1,
+	                       &st, NULL) != SQLITE_OK)
+		goto done;
+	uint64_t nobj = (uint64_t)sqlite3_column_int64(max, 0);
+	for (int64_t cur = id;; steps++) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, cur);
+		int r = sqlite3_step(st);
+		if (r != SQLITE_ROW && (r != SQLITE_DONE || cur == id))
+			goto done;
+		int reach = r == SQLITE_ROW && sqlite3_column_int(st, 0);
+		if (!reach && cur == id) {
 			rc = 0;
 			goto done;
 		}
+		int root = reach && sqlite3_column_type(st, 1) == SQLITE_NULL;
+		int64_t d = reach && sqlite3_column_type(st, 2) != SQLITE_NULL
+		                    ? sqlite3_column_int64(st, 2) : -1;
+		if (d < 0 || steps >= nobj || (depth >= 0 && d != depth - 1) || root != (d == 0)) {
+			snprintf(why, whylen, "the path of object %" PRId64 " to a root breaks at object"
+			         " %" PRId64, id, cur);
+			rc = -2;
+			goto done;
+		}
+		depth = d;
 		if (p->n == cap) {
 			cap = cap ? cap * 2 : 16;
 			hsa_hop *h = realloc(p->hops, cap * sizeof(hsa_hop));
 			if (!h)
-				goto fail;
+				goto done;
 			p->hops = h;
 		}
 		p->hops[p->n++] = (hsa_hop){cur, -1, 0};
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
+		if (root)
 			break;
 		cur = sqlite3_column_int64(st, 1);
 	}
+	rc = 1;
+done:
+	sqlite3_finalize(st);
+	sqlite3_finalize(max);
+	return rc;
+}
+
+int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen)
+{
+	char why[256];
+	memset(p, 0, sizeof(*p));
+	int rc = parents(db, id, p, why, sizeof(why));
+	/* A damaged chain: the dump is loaded again and the walk retried. */
+	if (rc == -2) {
+		hsa_path_free(p);
+		if (hsa_db_damaged(db, why, err, errlen))
+			return -1;
+		if ((rc = parents(db, id, p, why, sizeof(why))) == -2) {
+			snprintf(err, errlen, "'%s': damaged database (%s) after loading its dump again",
+			         sqlite3_db_filename(db, "main"), why);
+			hsa_path_free(p);
+			return -1;
+		}
+	}
+	if (rc <= 0)
+		goto done;
 	for (uint64_t i = 0; i < p->n / 2; i++) {
 		hsa_hop t = p->hops[i];
 		p->hops[i] = p->hops[p->n - 1 - i];
 		p->hops[p->n - 1 - i] = t;
 	}
 	for (uint64_t i = 1; i < p->n; i++)
-		if (edge_between(db, p->hops[i - 1].id, p->hops[i].id, &p->hops[i]))
-			goto fail;
-	rc = 1;
-	goto done;
-fail:
-	snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+		if (edge_between(db, p->hops[i - 1].id, p->hops[i].id, &p->hops[i])) {
+			rc = -1;
+			goto done;
+		}
 done:
-	sqlite3_finalize(st);
+	if (rc < 0)
+		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
 	if (rc != 1)
 		hsa_path_free(p);
 	return rc;
@@ -114,7 +161,8 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 		" ORDER BY o.depth, r.src LIMIT ?2";
 	hsa_path *out = calloc(max + 1, sizeof(hsa_path));
 	sqlite3_stmt *st = NULL;
-	uint64_t n = 1;
+	uint64_t n = 1, nsrc = 0;
+	int64_t *src = NULL;
 	err[0] = 0;
 	if (!out)
 		goto fail;
@@ -128,32 +176,39 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 		*paths = out;
 		return 1;
 	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	/* The referrers first, then their walks: a walk may load a damaged
+	 * database again, which no open statement may hold up. */
+	if (!(src = malloc(max * sizeof(int64_t))) ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
-	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t src = sqlite3_column_int64(st, 0);
+	while (nsrc + 1 < max && sqlite3_step(st) == SQLITE_ROW)
+		src[nsrc++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	for (uint64_t i = 0; i < nsrc; i++) {
 		hsa_path *p = &out[n];
-		if (hsa_path_shortest(db, src, p, err, errlen) != 1)
+		if (hsa_path_shortest(db, src[i], p, err, errlen) != 1)
 			goto fail;
 		hsa_hop *h = realloc(p->hops, (p->n + 1) * sizeof(hsa_hop));
 		if (!h)
 			goto fail;
 		p->hops = h;
 		p->hops[p->n] = (hsa_hop){id, -1, 0};
-		if (edge_between(db, src, id, &p->hops[p->n]))
+		if (edge_between(db, src[i], id, &p->hops[p->n]))
 			goto fail;
 		p->n++;
 		n++;
 	}
-	sqlite3_finalize(st);
+	free(src);
 	*paths = out;
 	return (int64_t)n;
 fail:
 	if (!err[0])
 		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
+	free(src);
 	hsa_paths_free(out, max + 1);
 	*paths = NULL;
 	return -1;

@@ -65,6 +65,12 @@ static const char schema[] =
 	" LEFT JOIN edge_kinds k ON k.kind = r.kind"
 	" LEFT JOIN strings s ON s.id = r.label AND r.kind != 4;";
 
+/* What open_ro checks first: a heapsnap database of this schema. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+static const char header_ids[] = "PRAGMA application_id=" STR(HSA_APPLICATION_ID) ";"
+                                 "PRAGMA user_version=" STR(HSA_SCHEMA_VERSION) ";";
+
 /* Indexes are built after the rows are in: far cheaper than keeping them
  * up to date row by row. Orders by retained size come precomputed (the
  * top_* tables) rather than as indexes over every object. */
@@ -211,6 +217,23 @@ static int put_meta(writer *w, const hs_meta *m)
 	return step(st);
 }
 
+/* A types row; id 0 stands for the types the dump does not define. */
+static int put_type(writer *w, uint64_t id, uint64_t addr, const char *name)
+{
+	sqlite3_stmt *st = w->st[S_TYPE];
+	sqlite3_bind_int64(st, 1, (int64_t)id);
+	if (id)
+		sqlite3_bind_int64(st, 2, (int64_t)addr);
+	else
+		sqlite3_bind_null(st, 2);
+	bind_text(st, 3, name);
+	bind_text(st, 4, w->modules[w->type_module[id]]);
+	sqlite3_bind_int64(st, 5, (int64_t)w->type_count[id]);
+	sqlite3_bind_int64(st, 6, (int64_t)w->type_size[id]);
+	sqlite3_bind_int64(st, 7, (int64_t)w->type_retained[id]);
+	return step(st);
+}
+
 /* The second pass: every record but objects (hsa_objects below) and
  * references goes in as it comes. */
 static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
@@ -228,17 +251,9 @@ static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		return step(st);
 	case HS_K_TYPES: {
 		uint64_t id = rec->u.type.id;
-		if (id > h->ntypes)
+		if (!id || id > h->ntypes)
 			return 0;
-		st = w->st[S_TYPE];
-		sqlite3_bind_int64(st, 1, (int64_t)id);
-		sqlite3_bind_int64(st, 2, (int64_t)rec->u.type.addr);
-		bind_text(st, 3, hsa_heap_string(h, rec->u.type.name));
-		bind_text(st, 4, w->modules[w->type_module[id]]);
-		sqlite3_bind_int64(st, 5, (int64_t)w->type_count[id]);
-		sqlite3_bind_int64(st, 6, (int64_t)w->type_size[id]);
-		sqlite3_bind_int64(st, 7, (int64_t)w->type_retained[id]);
-		return step(st);
+		return put_type(w, id, rec->u.type.addr, hsa_heap_string(h, rec->u.type.name));
 	}
 	case HS_K_FRAMES:
 		st = w->st[S_FRAME];
@@ -1060,7 +1075,8 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	         "PRAGMA page_size=8192; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
 	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-4096; PRAGMA threads=2;",
 	         err, errlen) ||
-	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen))
+	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen) ||
+	    exec(w.db, header_ids, err, errlen))
 		goto done;
 	for (int i = 0; i < NSTMT; i++)
 		if (!(w.st[i] = hsa_db_prepare(w.db, stmt_sql[i], err, errlen)))
@@ -1089,7 +1105,8 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	hsa_progress_end(&prog);
 	if (s)
 		goto done;
-	if (put_roots(&w) || put_sections(&w) ||
+	if ((gs.count[0][0] && put_type(&w, 0, 0, HSA_UNKNOWN_TYPE)) || put_roots(&w) ||
+	    put_sections(&w) ||
 	    put_groups(&w, "INSERT INTO modules VALUES(?,?,?,?)", gs.nmods, gs.count[1],
 	               gs.size[1], gs.retained[1], gs.modules) ||
 	    put_groups(&w, "INSERT INTO alloc_sites VALUES(?,?,?,?)", gs.nsites, gs.count[2],
@@ -1159,9 +1176,12 @@ static void warn_load(const char *path, const hsa_heap *h)
 	if (h->dup_objects)
 		hsa_warn("'%s': %" PRIu64 " object records repeat an address and were dropped",
 		         path, h->dup_objects);
+	if (h->untyped)
+		hsa_warn("'%s': %" PRIu64 " objects have a type no record of the dump defines;"
+		         " they count as '" HSA_UNKNOWN_TYPE "'", path, h->untyped);
 }
 
-int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
+int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_t errlen)
 {
 	hsa_heap h;
 	graph_job job;
@@ -1185,7 +1205,20 @@ int hsa_db_load(const char *path, const char *out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto done;
 	}
+	/* The database holds every value preview of the dump: its file exists
+	 * with its final mode before SQLite writes a byte (the load keeps no
+	 * journal; SQLite's sort files are unlinked as they are made). */
+	if (!mode)
+		mode = (sb.st_mode & 0666) | 0600;
 	unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 || fchmod(fd, mode)) {
+		snprintf(err, errlen, "cannot create database '%s': %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto done;
+	}
+	close(fd);
 	job.h = &h;
 	if (pthread_create(&job.thread, NULL, graph_main, &job)) {
 		snprintf(err, errlen, "cannot start a thread: %s", strerror(errno));
@@ -1249,26 +1282,82 @@ static int is_sqlite(const char *path)
 	return n == 16 && !memcmp(buf, "SQLite format 3", 16);
 }
 
-static int open_ro(const char *path, sqlite3 **db, char *err, size_t errlen)
+/* What open_ro found. */
+enum { DB_OK, DB_FOREIGN, DB_OTHER_VERSION, DB_DAMAGED };
+
+static int64_t pragma_int(sqlite3 *db, const char *sql)
 {
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Opens path read-only and checks that this heapsnap wrote it: DB_OK with
+ * *db open, or *db NULL and why saying what is wrong. A database is input
+ * like a dump: one whose header and metadata disagree is damaged. */
+static int open_ro(const char *path, sqlite3 **db, char *why, size_t whylen)
+{
+	int rc = DB_FOREIGN;
 	/* No mutex: a connection is used by one thread at a time ('leaks'
 	 * reads dumps in threads), and the locks cost a third of a scan. */
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    hsa_db_meta_int(*db, "load.schema", -1) < 0) {
-		snprintf(err, errlen, "'%s': not a heapsnap database", path);
-		sqlite3_close(*db);
-		*db = NULL;
-		return -1;
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, whylen, "%s", *db ? sqlite3_errmsg(*db) : "out of memory");
+		goto fail;
 	}
-	if (hsa_db_meta_int(*db, "load.schema", -1) != HSA_SCHEMA_VERSION) {
-		snprintf(err, errlen, "'%s': database from another heapsnap version; load the dump again",
-		         path);
-		sqlite3_close(*db);
-		*db = NULL;
-		return -1;
+	int64_t app = pragma_int(*db, "PRAGMA application_id");
+	int64_t ver = pragma_int(*db, "PRAGMA user_version");
+	int64_t sv = hsa_db_meta_int(*db, "load.schema", -1);
+	if (app < 0 || ver < 0) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(*db));
+		goto fail;
+	}
+	if (app != HSA_APPLICATION_ID && sv < 0) {
+		snprintf(why, whylen, "no heapsnap metadata");
+		goto fail;
+	}
+	/* Schemas before this one carry no ids in the header. */
+	rc = DB_OTHER_VERSION;
+	if (sv >= 0 && sv != HSA_SCHEMA_VERSION &&
+	    ((!app && !ver) || (app == HSA_APPLICATION_ID && ver == sv))) {
+		snprintf(why, whylen, "schema %" PRId64 ", this heapsnap reads %d", sv,
+		         HSA_SCHEMA_VERSION);
+		goto fail;
+	}
+	rc = DB_DAMAGED;
+	if (app != HSA_APPLICATION_ID) {
+		snprintf(why, whylen, "application_id is 0x%" PRIx64 ", not heapsnap's 0x%x",
+		         (uint64_t)app, HSA_APPLICATION_ID);
+		goto fail;
+	}
+	if (ver != HSA_SCHEMA_VERSION || sv != HSA_SCHEMA_VERSION) {
+		snprintf(why, whylen, "%s is %" PRId64 ", not %d",
+		         ver != HSA_SCHEMA_VERSION ? "user_version" : "meta load.schema",
+		         ver != HSA_SCHEMA_VERSION ? ver : sv, HSA_SCHEMA_VERSION);
+		goto fail;
 	}
 	sqlite3_exec(*db, "PRAGMA cache_size=-65536", NULL, NULL, NULL);
-	return 0;
+	return DB_OK;
+fail:
+	sqlite3_close(*db);
+	*db = NULL;
+	return rc;
+}
+
+/* The one-line error for a database open_ro refused. */
+static void open_error(const char *path, int state, const char *why, char *err, size_t errlen)
+{
+	if (state == DB_DAMAGED)
+		snprintf(err, errlen, "'%s': damaged database (%s); load its dump again", path, why);
+	else if (state == DB_OTHER_VERSION)
+		snprintf(err, errlen, "'%s': database from another heapsnap version (%s); load the"
+		         " dump again", path, why);
+	else
+		snprintf(err, errlen, "'%s': not a heapsnap database (%s)", path, why);
 }
 
 /* FNV-1a, to name cache files of dumps in unwritable directories. */
@@ -1314,13 +1403,16 @@ done:
 	return out;
 }
 
-/* Whether the cached database was made from the dump as it is now. */
-static int fresh(const char *dbpath, const struct stat *sb)
+/* Whether the cached database was made from the dump as it is now: 1
+ * yes, 0 no (missing, stale, from another version), -1 damaged (why). */
+static int fresh(const char *dbpath, const struct stat *sb, char *why, size_t whylen)
 {
 	sqlite3 *db = NULL;
-	char err[256];
-	if (access(dbpath, R_OK) || open_ro(dbpath, &db, err, sizeof(err)))
+	if (access(dbpath, R_OK))
 		return 0;
+	int state = open_ro(dbpath, &db, why, whylen);
+	if (state != DB_OK)
+		return state == DB_OTHER_VERSION ? 0 : -1;
 	int ok = hsa_db_meta_int(db, "load.source_size", -1) == (int64_t)sb->st_size &&
 	         hsa_db_meta_int(db, "load.source_mtime_ns", -1) ==
 	                 (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec &&
@@ -1329,18 +1421,41 @@ static int fresh(const char *dbpath, const struct stat *sb)
 	return ok;
 }
 
+/* heapsnap_dump(): the dump a connection was opened for, which
+ * hsa_db_damaged loads again. */
+static void dump_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_text(ctx, sqlite3_user_data(ctx), -1, SQLITE_STATIC);
+}
+
+static int remember_dump(sqlite3 *db, const char *dump)
+{
+	char *abs = realpath(dump, NULL);
+	if (!abs)
+		return -1;
+	/* SQLite frees abs with the connection, or now on failure. */
+	return sqlite3_create_function_v2(db, "heapsnap_dump", 0, SQLITE_UTF8, abs, dump_fn, NULL,
+	                                  NULL, free) == SQLITE_OK ? 0 : -1;
+}
+
 int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
 {
 	struct stat sb;
-	char *cache = NULL;
-	int rc = -1;
+	char *cache = NULL, why[256];
+	int rc = -1, state;
 	*db = NULL;
 	if (stat(arg, &sb)) {
 		snprintf(err, errlen, "cannot open '%s': %s", arg, strerror(errno));
 		return -1;
 	}
 	if (is_sqlite(arg)) {
-		rc = open_ro(arg, db, err, errlen);
+		if ((state = open_ro(arg, db, why, sizeof(why))) != DB_OK) {
+			open_error(arg, state, why, err, errlen);
+			return -1;
+		}
+		rc = 0;
 		goto warn;
 	}
 	cache = hsa_db_cache_path(arg);
@@ -1349,17 +1464,28 @@ int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
 		         arg);
 		return -1;
 	}
-	if (!fresh(cache, &sb)) {
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "heapsnap: loading '%s' into '%s'\n", arg, cache);
-		if (hsa_db_load(arg, cache, err, errlen))
-			goto done;
-		rc = open_ro(cache, db, err, errlen);
-		goto done; /* the load has warned already */
+	int f = fresh(cache, &sb, why, sizeof(why));
+	if (f < 0)
+		hsa_warn("'%s': damaged database (%s); loading '%s' again", cache, why, arg);
+	else if (!f && isatty(STDERR_FILENO))
+		fprintf(stderr, "heapsnap: loading '%s' into '%s'\n", arg, cache);
+	if (f <= 0 && hsa_db_load(arg, cache, 0, err, errlen))
+		goto done;
+	if ((state = open_ro(cache, db, why, sizeof(why))) != DB_OK) {
+		open_error(cache, state, why, err, errlen);
+		goto done;
 	}
-	rc = open_ro(cache, db, err, errlen);
+	if (remember_dump(*db, arg)) {
+		snprintf(err, errlen, "cannot open '%s': out of memory", cache);
+		sqlite3_close(*db);
+		*db = NULL;
+		goto done;
+	}
+	rc = 0;
+	if (f <= 0)
+		goto done; /* the load has warned already */
 warn:
-	if (!rc && !hsa_db_meta_int(*db, "load.complete", 1)) {
+	if (!hsa_db_meta_int(*db, "load.complete", 1)) {
 		char *problem = hsa_db_meta_text(*db, "load.problem");
 		warn_incomplete(arg, 0, problem, hsa_db_meta_int(*db, "load.objects", 0),
 		                hsa_db_meta_int(*db, "load.references", 0),
@@ -1368,5 +1494,66 @@ warn:
 	}
 done:
 	free(cache);
+	return rc;
+}
+
+/* Loads dump again into the database file at path itself, through
+ * SQLite's backup and its locks: connections open on the file (holding
+ * no transaction) read the new rows from their next statement on. */
+static int reload_in_place(const char *dump, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	sqlite3 *src = NULL, *dst = NULL;
+	sqlite3_backup *b = NULL;
+	char *tmp = NULL;
+	int rc = -1;
+	if (stat(path, &sb) || asprintf(&tmp, "%s.reload%d", path, (int)getpid()) < 0) {
+		tmp = NULL;
+		snprintf(err, errlen, "cannot load '%s' again into '%s': %s", dump, path,
+		         strerror(errno));
+		goto done;
+	}
+	if (hsa_db_load(dump, tmp, sb.st_mode & 0666, err, errlen))
+		goto done;
+	if (sqlite3_open_v2(tmp, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+	    !(b = sqlite3_backup_init(dst, "main", src, "main")) ||
+	    sqlite3_backup_step(b, -1) != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot load '%s' again into '%s': %s", dump, path,
+		         sqlite3_errmsg(dst ? dst : src));
+		goto done;
+	}
+	rc = 0;
+done:
+	if (b && sqlite3_backup_finish(b) != SQLITE_OK && !rc) {
+		snprintf(err, errlen, "cannot load '%s' again into '%s': %s", dump, path,
+		         sqlite3_errmsg(dst));
+		rc = -1;
+	}
+	sqlite3_close(src);
+	sqlite3_close(dst);
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int hsa_db_damaged(sqlite3 *db, const char *why, char *err, size_t errlen)
+{
+	const char *path = sqlite3_db_filename(db, "main");
+	sqlite3_stmt *st = NULL;
+	char *dump = NULL;
+	/* Only a connection hsa_db_open made for a dump knows one. */
+	if (sqlite3_prepare_v2(db, "SELECT heapsnap_dump()", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		dump = strdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (!dump) {
+		open_error(path, DB_DAMAGED, why, err, errlen);
+		return -1;
+	}
+	hsa_warn("'%s': damaged database (%s); loading '%s' again", path, why, dump);
+	int rc = reload_in_place(dump, path, err, errlen);
+	free(dump);
 	return rc;
 }

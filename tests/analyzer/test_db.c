@@ -1,0 +1,281 @@
+/* The analysis database as input: its file mode, its header ids, a
+ * database damaged after the load (parents that loop, wrong ids), and
+ * types named by the ids their records carry. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tdump.h"
+
+enum { MOD = 0x1000, DICT = 0x2000, LIST = 0x3000, ITEM = 0x4000 };
+
+/* module app → __dict__ → ['items'] → list → Item x3, dump mode 0600. */
+static char *chain_dump(const char *name)
+{
+	char *path = td_path(name);
+	tdump *t = td_open(path);
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	td_ref(t, MOD, DICT, HS_E_DICT_ATTR, NULL);
+	td_obj(t, DICT, "builtins.dict", 232);
+	td_ref(t, DICT, LIST, HS_E_DICT_VALUE, "'items'");
+	td_obj(t, LIST, "builtins.list", 88);
+	hs_edge le[3];
+	for (int i = 0; i < 3; i++) {
+		td_obj(t, ITEM + (uint64_t)i * 0x100, "app.Item", 100);
+		le[i] = (hs_edge){ITEM + (uint64_t)i * 0x100, HS_E_INDEX, (uint64_t)i};
+	}
+	td_refs(t, LIST, le, 3);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	cr_assert(!chmod(path, 0600));
+	return path;
+}
+
+static char *db_of(const char *dump)
+{
+	char *db;
+	cr_assert(asprintf(&db, "%s.db", dump) > 0);
+	return db;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat sb;
+	cr_assert(!stat(path, &sb), "no %s", path);
+	return sb.st_mode & 07777;
+}
+
+/* Runs heapsnap ARGS under a time limit (a walk that loops must not hang
+ * the test); *err gets its standard error, *out (may be NULL) its output. */
+static int run_limited(char **out, char **err, const char *args)
+{
+	char *errfile = td_path("stderr"), *o = NULL;
+	int rc = td_sh(&o, "timeout 20 %s %s 2>%s", HEAPSNAP_BIN, args, errfile);
+	*err = td_read(errfile);
+	unlink(errfile);
+	free(errfile);
+	if (out)
+		*out = o;
+	else
+		free(o);
+	return rc;
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+static void sqlite(const char *db, const char *sql)
+{
+	cr_assert_eq(td_sh(NULL, "sqlite3 %s \"%s\"", db, sql), 0, "sqlite3 %s", sql);
+}
+
+Test(db, mode_follows_the_dump)
+{
+	char *dump = chain_dump("private.hsnap"), *db = db_of(dump);
+	/* A permissive umask must not widen the database beyond the dump. */
+	cr_assert_eq(td_sh(NULL, "umask 0; %s top %s >/dev/null", HEAPSNAP_BIN, dump), 0);
+	cr_assert_eq(mode_of(db), 0600, "database mode %o", mode_of(db));
+	unlink(db);
+	cr_assert(!chmod(dump, 0640));
+	cr_assert_eq(td_sh(NULL, "umask 077; %s load %s >/dev/null", HEAPSNAP_BIN, dump), 0);
+	cr_assert_eq(mode_of(db), 0640, "database mode %o", mode_of(db));
+	char *named = td_path("named.db");
+	cr_assert_eq(td_sh(NULL, "umask 0; %s load %s -o %s >/dev/null", HEAPSNAP_BIN, dump,
+	                   named), 0);
+	cr_assert_eq(mode_of(named), 0600, "database mode %o", mode_of(named));
+	free(named);
+	free(db);
+	free(dump);
+}
+
+Test(db, header_ids)
+{
+	char *dump = chain_dump("ids.hsnap"), *db = db_of(dump), *out;
+	cr_assert_eq(td_run(NULL, "load %s >/dev/null", dump), 0);
+	cr_assert_eq(td_sh(&out, "sqlite3 %s 'PRAGMA application_id; PRAGMA user_version'", db), 0);
+	/* "HSDB", and the schema version of meta load.schema */
+	cr_assert_str_eq(out, "1213416514\n3\n");
+	free(out);
+	free(db);
+	free(dump);
+}
+
+static void parents_loop(const char *cmd, const char *expect)
+{
+	char *dump = chain_dump("loop.hsnap"), *db = db_of(dump), *out, *err, *args;
+	cr_assert_eq(td_run(NULL, "load %s >/dev/null", dump), 0);
+	sqlite(db, "UPDATE objects SET parent = id");
+	/* Given the dump: loaded again, one warning, the right answer. */
+	cr_assert(asprintf(&args, cmd, dump) > 0);
+	int rc = run_limited(&out, &err, args);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, "damaged database (the path of object"), "%s", err);
+	cr_assert(strstr(err, "loading '"), "%s", err);
+	cr_assert_eq(lines(err), 1, "%s", err);
+	if (expect)
+		cr_assert(strstr(out, expect), "%s", out);
+	free(out);
+	free(err);
+	free(args);
+	/* Now consistent: no warning. */
+	cr_assert(asprintf(&args, cmd, dump) > 0);
+	cr_assert_eq(run_limited(NULL, &err, args), 0, "%s", err);
+	cr_assert_str_eq(err, "");
+	free(err);
+	free(args);
+	/* Given only the database: one line naming it, exit 1. */
+	sqlite(db, "UPDATE objects SET parent = id");
+	cr_assert(asprintf(&args, cmd, db) > 0);
+	rc = run_limited(NULL, &err, args);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, db) && strstr(err, "damaged database"), "%s", err);
+	cr_assert_eq(lines(err), 1, "%s", err);
+	free(err);
+	free(args);
+	free(db);
+	free(dump);
+}
+
+Test(db, looping_parents_path)
+{
+	parents_loop("path %s 0x4100", "module app → __dict__['items'] → list[1] → Item");
+}
+
+Test(db, looping_parents_graph)
+{
+	char *dot = td_path("loop.dot"), *cmd;
+	cr_assert(asprintf(&cmd, "graph %%s 0x4100 -o %s", dot) > 0);
+	parents_loop(cmd, "objects and folds");
+	free(cmd);
+	free(dot);
+}
+
+Test(db, looping_parents_report)
+{
+	char *html = td_path("loop.html"), *cmd;
+	cr_assert(asprintf(&cmd, "report %%s -o %s", html) > 0);
+	parents_loop(cmd, NULL);
+	free(cmd);
+	free(html);
+}
+
+static void wrong_header(const char *pragma, const char *why)
+{
+	char *dump = chain_dump("header.hsnap"), *db = db_of(dump), *out, *err, *args;
+	cr_assert_eq(td_run(NULL, "load %s >/dev/null", dump), 0);
+	sqlite(db, pragma);
+	cr_assert(asprintf(&args, "path %s 0x4000", db) > 0);
+	int rc = run_limited(NULL, &err, args);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, db) && strstr(err, why), "%s", err);
+	cr_assert_eq(lines(err), 1, "%s", err);
+	free(err);
+	free(args);
+	cr_assert(asprintf(&args, "path %s 0x4000", dump) > 0);
+	rc = run_limited(&out, &err, args);
+	cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+	cr_assert(strstr(err, why) && strstr(err, "loading '"), "%s", err);
+	cr_assert_eq(lines(err), 1, "%s", err);
+	cr_assert(strstr(out, "list[0] → Item"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(run_limited(NULL, &err, args), 0, "%s", err);
+	cr_assert_str_eq(err, "", "loaded again but still damaged");
+	free(err);
+	free(args);
+	free(db);
+	free(dump);
+}
+
+Test(db, wrong_application_id)
+{
+	wrong_header("PRAGMA application_id = 7", "application_id is 0x7");
+}
+
+Test(db, wrong_user_version)
+{
+	wrong_header("PRAGMA user_version = 9", "user_version is 9");
+}
+
+/* The offset of the first section of kind in the dump at path. */
+static uint64_t first_section(const char *path, unsigned kind, uint64_t *len)
+{
+	char err[256];
+	hs_reader *r = hs_reader_open(path, err, sizeof(err));
+	cr_assert(r, "%s", err);
+	hs_section sec;
+	while (hs_reader_next_section(r, &sec) == 1)
+		if (sec.kind == kind) {
+			hs_reader_free(r);
+			*len = sec.comp_len;
+			return sec.offset;
+		}
+	cr_assert_fail("no section of kind %u in %s", kind, path);
+	return 0;
+}
+
+Test(db, types_by_their_ids)
+{
+	char *path = td_path("types.hsnap"), *out, *err;
+	tdump *t = td_open(path);
+	/* Type 1 alone in the first types section, which is then damaged:
+	 * the records left (types 2, 3) are no longer at positions 2, 3. */
+	uint64_t lost = td_type(t, "app.Lost");
+	cr_assert(!hs_writer_flush(td_writer(t)));
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	hs_edge e[2] = {{0x5000, HS_E_ATTR, td_str(t, "lost")}, {0x6000, HS_E_ATTR, td_str(t, "kept")}};
+	td_refs(t, MOD, e, 2);
+	hs_object o = {.addr = 0x5000, .type = lost, .size = 1000};
+	td_object(t, &o);
+	td_obj(t, 0x6000, "app.Kept", 100);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	uint64_t len, off = first_section(path, HS_K_TYPES, &len);
+	int fd = open(path, O_RDWR);
+	cr_assert(fd >= 0);
+	unsigned char b;
+	cr_assert_eq(pread(fd, &b, 1, (off_t)(off + 40 + len / 2)), 1);
+	b ^= 0xff;
+	cr_assert_eq(pwrite(fd, &b, 1, (off_t)(off + 40 + len / 2)), 1);
+	close(fd);
+
+	char *args;
+	cr_assert(asprintf(&args, "top --json %s --by type", path) > 0);
+	cr_assert_eq(run_limited(&out, &err, args), 0, "%s", err);
+	cr_assert(strstr(err, "1 objects have a type no record of the dump defines; they count as"
+	                      " 'unknown type'"), "%s", err);
+	cr_assert(strstr(out, "{\"type\":\"unknown type\",\"count\":1,\"size\":1000,"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"app.Kept\",\"count\":1,\"size\":100,"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"module\",\"count\":1,\"size\":72,"), "%s", out);
+	cr_assert_null(strstr(out, "app.Lost"), "%s", out);
+	free(out);
+	free(err);
+	free(args);
+	cr_assert(asprintf(&args, "top --json %s --by module", path) > 0);
+	cr_assert_eq(run_limited(&out, &err, args), 0, "%s", err);
+	cr_assert(strstr(out, "{\"module\":\"unknown type\",\"count\":1,\"size\":1000,"), "%s", out);
+	cr_assert(strstr(out, "{\"module\":\"app\",\"count\":1,\"size\":100,"), "%s", out);
+	free(out);
+	free(err);
+	free(args);
+	cr_assert(asprintf(&args, "path %s 0x5000", path) > 0);
+	cr_assert_eq(run_limited(&out, &err, args), 0, "%s", err);
+	cr_assert(strstr(out, "module app.lost → unknown type"), "%s", out);
+	free(out);
+	free(err);
+	free(args);
+	free(path);
+}
