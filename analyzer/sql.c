@@ -1207,7 +1207,7 @@ int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_
 	}
 	/* The database holds every value preview of the dump: its file exists
 	 * with its final mode before SQLite writes a byte (the load keeps no
-	 * journal; SQLite's sort files are unlinked as they are made). */
+	 * journal; SQLite makes its sort files 0600 and unlinks them at once). */
 	if (!mode)
 		mode = (sb.st_mode & 0666) | 0600;
 	unlink(tmp);
