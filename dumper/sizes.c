@@ -140,10 +140,10 @@ static size_t values_size(PyObject *o)
 	if (!v)
 		return 0;
 	/* new_values() of dictobject.c: round_up(cap + 2, 8) prefix bytes,
-	 * the last holding that length, then cap pointers. cap was the shared
-	 * keys' capacity when o was made; the keys only shrink since, so the
-	 * current one, held within what the prefix allows, is exact once
-	 * they settle and close before. */
+	 * the last holding that length, then cap pointers, cap being the
+	 * shared keys' capacity when o was made. That capacity only shrinks
+	 * (by one per new instance, to one spare): today's, held to what the
+	 * prefix allows, is exact once it settles and near before. */
 	size_t prefix = ((const uint8_t *)v)[-1];
 	const PyDictKeysObject *k = ((PyHeapTypeObject *)Py_TYPE(o))->ht_cached_keys;
 	size_t cap = k ? split_capacity(k) : 0;
