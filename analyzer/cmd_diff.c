@@ -10,6 +10,7 @@
 #include "db.h"
 #include "hsnap.h"
 #include "match.h"
+#include "memory.h"
 
 static const char *const sort_names[] = {"size", "count", "retained", NULL};
 
@@ -128,6 +129,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	hsa_table *tab = NULL;
 	int rc = -1;
 	int64_t tot[2][2];
+	hsa_mem mem[2];
 	err[0] = 0;
 	if (hsa_dbs_open(db, (const char *const *)paths, 2, err, errlen) ||
 	    read_groups(db[0], paths[0], by, 0, &t, err, errlen) ||
@@ -136,6 +138,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	for (int k = 0; k < 2; k++) {
 		tot[k][0] = hsa_db_meta_int(db[k], "load.objects", 0);
 		tot[k][1] = hsa_db_meta_int(db[k], "load.bytes", 0);
+		hsa_mem_read(db[k], &mem[k]);
 	}
 	/* Only what changed, largest growth first. */
 	uint64_t n = 0;
@@ -162,6 +165,7 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 		int64_t objs[2] = {tot[0][0], tot[1][0]}, bytes[2] = {tot[0][1], tot[1][1]};
 		json_pair(&j, "objects", objs, "objects_delta");
 		json_pair(&j, "bytes", bytes, "bytes_delta");
+		hsa_mem_json_dumps(&j, "memory", mem, 2);
 		hsa_json_array(&j, "rows");
 		for (uint64_t i = 0; i < n; i++) {
 			const row *w = &t.r[i];
@@ -182,6 +186,8 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	       hsa_human_count((uint64_t)tot[1][0], b), signed_text(tot[1][0] - tot[0][0], 0, c),
 	       hsa_human_size((uint64_t)tot[0][1], d), hsa_human_size((uint64_t)tot[1][1], e),
 	       signed_text(tot[1][1] - tot[0][1], 1, f), hsa_group_by[by], sort_names[sort]);
+	if (hsa_mem_print(stdout, "  memory  ", &mem[1], &mem[0], "OLD"))
+		goto done;
 	if (!n) {
 		printf("  no %s changed\n", hsa_group_by[by]);
 		rc = 0;

@@ -1099,6 +1099,7 @@ int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char 
 	check_order(&c);
 	for (int k = 0; k < n; k++) {
 		r->objects[k] = c.snaps[k].n;
+		hsa_mem_read(c.snaps[k].db, &r->mem[k]);
 		if (!(c.sig[k] = calloc(c.snaps[k].n ? c.snaps[k].n : 1, sizeof(uint32_t)))) {
 			oom(&c);
 			goto done;
@@ -1122,6 +1123,7 @@ int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char 
 			goto done;
 	if (build_report(&c, r))
 		goto done;
+	hsa_mem_leaks(r);
 	*out = r;
 	r = NULL;
 	rc = 0;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "memory.h"
+
 #define HSA_LEAK_MAX_DUMPS 8
 #define HSA_LEAK_SAMPLES 5
 
@@ -75,6 +77,9 @@ typedef struct hsa_leak_report {
 	uint64_t candidates;  /* objects behind the groups' survivors, before grouping */
 	uint64_t ngroups;
 	hsa_leak_group *groups; /* ranked by retained growth, largest first */
+	hsa_mem mem[HSA_LEAK_MAX_DUMPS]; /* each dump's memory accounting */
+	int unexplained;           /* memory no object explains grew: a finding */
+	uint64_t unexplained_rank; /* the groups of more retained growth before it */
 } hsa_leak_report;
 
 /* Finds the leaks across dumps[0..n) (oldest first, 2 <= n <=

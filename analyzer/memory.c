@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "leaks.h"
 #include "memory.h"
 
 #define MIB (1024 * 1024)
@@ -24,7 +25,7 @@ static int64_t figure(sqlite3 *db, const char *key)
 	return hsa_db_meta_int(db, key, -1);
 }
 
-int hsa_mem_read(sqlite3 *db, hsa_mem *m)
+void hsa_mem_read(sqlite3 *db, hsa_mem *m)
 {
 	int64_t rss = figure(db, "mem.rss");
 	memset(m, 0, sizeof(*m));
@@ -32,7 +33,7 @@ int hsa_mem_read(sqlite3 *db, hsa_mem *m)
 	if (!m->detailed)
 		rss = figure(db, "rss");
 	if (rss <= 0)
-		return 0;
+		return;
 	m->known = 1;
 	m->rss = (uint64_t)rss;
 	int64_t hwm = figure(db, "mem.hwm");
@@ -75,7 +76,6 @@ int hsa_mem_read(sqlite3 *db, hsa_mem *m)
 	for (int i = 0; i < HSA_MEM_OTHER; i++)
 		p[HSA_MEM_OTHER] -= p[i];
 	m->unexplained = p[HSA_MEM_OUTSIDE] + p[HSA_MEM_OTHER];
-	return 0;
 }
 
 uint64_t hsa_mem_noise(uint64_t rss)
@@ -128,6 +128,19 @@ int hsa_mem_line(const hsa_mem *m, const hsa_mem *base, const char *since, hsa_s
 	return 0;
 }
 
+int hsa_mem_print(FILE *f, const char *lead, const hsa_mem *m, const hsa_mem *base,
+                  const char *since)
+{
+	hsa_str s = {0};
+	if (!m->known)
+		return 0;
+	if (hsa_mem_line(m, base, since, &s))
+		return -1;
+	fprintf(f, "%s%s\n", lead, s.s);
+	hsa_str_free(&s);
+	return 0;
+}
+
 void hsa_mem_json(hsa_json *j, const char *key, const hsa_mem *m)
 {
 	hsa_json_open(j, key);
@@ -150,6 +163,14 @@ void hsa_mem_json(hsa_json *j, const char *key, const hsa_mem *m)
 	else
 		hsa_json_null(j, "unexplained");
 	hsa_json_close(j);
+}
+
+void hsa_mem_json_dumps(hsa_json *j, const char *key, const hsa_mem *m, int n)
+{
+	hsa_json_array(j, key);
+	for (int k = 0; k < n; k++)
+		hsa_mem_json(j, NULL, &m[k]);
+	hsa_json_end(j);
 }
 
 int hsa_mem_unexplained(const hsa_mem *m, int n, int64_t explained)
@@ -184,4 +205,63 @@ int hsa_mem_sentence(const hsa_mem *m, int n, hsa_str *out)
 	                              : "It is not in malloc's heap: native memory mapped outside"
 	                                " the allocators, or pages the allocators hold but the"
 	                                " objects do not explain");
+}
+
+void hsa_mem_leaks(hsa_leak_report *r)
+{
+	int n = r->ndumps;
+	int64_t explained = 0;
+	for (uint64_t i = 0; i < r->ngroups; i++)
+		if (r->groups[i].retained_growth > 0)
+			explained += r->groups[i].retained_growth;
+	r->unexplained = hsa_mem_unexplained(r->mem, n, explained);
+	if (!r->unexplained)
+		return;
+	int64_t growth = r->mem[n - 1].unexplained - r->mem[0].unexplained;
+	r->unexplained_rank = 0;
+	while (r->unexplained_rank < r->ngroups &&
+	       r->groups[r->unexplained_rank].retained_growth > growth)
+		r->unexplained_rank++;
+}
+
+int hsa_mem_leaks_print(FILE *f, const hsa_leak_report *r)
+{
+	int n = r->ndumps;
+	hsa_str s = {0};
+	char b[40];
+	int rc = hsa_mem_sentence(r->mem, n, &s);
+	if (!rc) {
+		fprintf(f, "\n#native %s\n   outside   ", s.s);
+		for (int k = 0; k < n; k++)
+			fprintf(f, "%s%s", k ? " → " : "", size_text(r->mem[k].unexplained, b));
+		fprintf(f, " (malloc outside objects + other)\n");
+		rc = hsa_mem_print(f, "   memory    ", &r->mem[n - 1], &r->mem[0], "dump 1");
+		fprintf(f, "   next      memray run --native, heaptrack or valgrind --tool=massif"
+		           " show the C code that allocates it\n");
+	}
+	hsa_str_free(&s);
+	return rc;
+}
+
+int hsa_mem_leaks_json(hsa_json *j, const hsa_leak_report *r)
+{
+	hsa_str s = {0};
+	int n = r->ndumps;
+	if (r->unexplained && hsa_mem_sentence(r->mem, n, &s))
+		return -1;
+	hsa_json_open(j, "memory");
+	hsa_mem_json_dumps(j, "dumps", r->mem, n);
+	if (r->unexplained) {
+		hsa_json_open(j, "unexplained");
+		/* 1-based, among the groups ranked by retained growth */
+		hsa_json_uint(j, "rank", r->unexplained_rank + 1);
+		hsa_json_int(j, "growth", r->mem[n - 1].unexplained - r->mem[0].unexplained);
+		hsa_json_str(j, "sentence", s.s);
+		hsa_json_close(j);
+	} else {
+		hsa_json_null(j, "unexplained");
+	}
+	hsa_json_close(j);
+	hsa_str_free(&s);
+	return 0;
 }

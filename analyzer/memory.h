@@ -19,6 +19,7 @@
 
 #include <sqlite3.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util.h"
 
@@ -44,8 +45,8 @@ typedef struct hsa_mem {
 } hsa_mem;
 
 /* Reads the accounting of the loaded dump db into m. A dump without any
- * RSS figure leaves m->known 0. Returns 0. */
-int hsa_mem_read(sqlite3 *db, hsa_mem *m);
+ * RSS figure leaves m->known 0. */
+void hsa_mem_read(sqlite3 *db, hsa_mem *m);
 
 /* The one line, without a label: "RSS 77.0 MiB = Python objects 5.8 MiB
  * + pymalloc free 1.2 MiB + malloc outside objects 64.1 MiB (+46.3 MiB
@@ -55,9 +56,16 @@ int hsa_mem_read(sqlite3 *db, hsa_mem *m);
  * m must be known. */
 int hsa_mem_line(const hsa_mem *m, const hsa_mem *base, const char *since, hsa_str *out);
 
+/* lead, the line and a newline on f when m is known ("memory    RSS ...").
+ * Returns 0 or -1 (no memory). */
+int hsa_mem_print(FILE *f, const char *lead, const hsa_mem *m, const hsa_mem *base,
+                  const char *since);
+
 /* The accounting as a JSON object under key (NULL inside an array):
- * rss, hwm and each part in bytes, null where unknown. */
+ * rss, hwm, each part and unexplained in bytes, null where unknown. */
 void hsa_mem_json(hsa_json *j, const char *key, const hsa_mem *m);
+/* m[0..n) as an array of such objects under key. */
+void hsa_mem_json_dumps(hsa_json *j, const char *key, const hsa_mem *m, int n);
 
 /* Changes smaller than this are noise for a resident set of rss bytes:
  * 1 MiB, or 1 % of rss when that is more. */
@@ -73,5 +81,17 @@ int hsa_mem_unexplained(const hsa_mem *m, int n, int64_t explained);
  * object explains grew from 20.3 MiB to 44.6 MiB ..."). Returns 0 or -1
  * (no memory). */
 int hsa_mem_sentence(const hsa_mem *m, int n, hsa_str *out);
+
+/* For 'leaks': decides r->unexplained from r->mem against r's groups
+ * (their retained growth is what the objects explain), with its place
+ * among them by growth. */
+struct hsa_leak_report;
+void hsa_mem_leaks(struct hsa_leak_report *r);
+
+/* The finding as 'leaks' prints it: "#native <sentence>" and its figures,
+ * lead before each line; "memory" in JSON ({"dumps": [...], "unexplained":
+ * {"rank", "growth", "sentence"} or null}). Return 0 or -1 (no memory). */
+int hsa_mem_leaks_print(FILE *f, const struct hsa_leak_report *r);
+int hsa_mem_leaks_json(hsa_json *j, const struct hsa_leak_report *r);
 
 #endif

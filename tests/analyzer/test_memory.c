@@ -59,7 +59,7 @@ static hsa_mem read_mem(const char *path)
 	char err[512];
 	hsa_mem m;
 	cr_assert(!hsa_db_open(path, &db, err, sizeof(err)), "%s", err);
-	cr_assert(!hsa_mem_read(db, &m));
+	hsa_mem_read(db, &m);
 	sqlite3_close(db);
 	return m;
 }
@@ -231,4 +231,28 @@ Test(memory, old_dumps_make_no_finding)
 	for (int k = 0; k < 3; k++, f.rss += 8)
 		m[k] = mem_of("oldgrow", k + 1, &f);
 	cr_assert(!hsa_mem_unexplained(m, 3, 0));
+}
+
+/* ---- the commands ------------------------------------------------------ */
+
+Test(memory, diff_shows_the_line)
+{
+	figures f = rest;
+	char *a = mem_dump("diffcmd", 1, &f);
+	f.rss = 150;
+	f.in_use = 100;
+	char *b = mem_dump("diffcmd", 2, &f);
+	char *out = NULL;
+	cr_assert_eq(td_run(&out, "diff %s %s", a, b), 0, "%s", out);
+	cr_assert(strstr(out, "\n  memory  RSS 150.0 MiB (+50.0 MiB since OLD) = Python objects"
+	                      " 10.0 MiB + pymalloc free 2.0 MiB + malloc outside objects 106.0 MiB"
+	                      " (+50.0 MiB since OLD) + malloc free"),
+	          "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "diff %s %s --json", a, b), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"malloc_outside_objects\":111149056"), "%s", out);
+	free(out);
+	free(a);
+	free(b);
 }
