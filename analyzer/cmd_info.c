@@ -83,9 +83,13 @@ static int print_text(info *in)
 {
 	char a[32], b[32];
 	int64_t *t = in->total;
-	printf("file      %s (%s)\n", in->source, hsa_human_size((uint64_t)in->size, a));
+	hsa_str tty = {0};
+	/* A database names its source and problem: text for the terminal. */
+	printf("file      %s (%s)\n", hsa_tty(&tty, in->source),
+	       hsa_human_size((uint64_t)in->size, a));
 	printf("state     %s%s%s\n", in->complete ? "complete" : "truncated or damaged",
-	       in->problem && *in->problem ? ": " : "", in->problem ? in->problem : "");
+	       in->problem && *in->problem ? ": " : "", hsa_tty(&tty, in->problem));
+	hsa_str_free(&tty);
 	sqlite3_stmt *st = hsa_db_prepare(in->db,
 	                                  "SELECT key, value FROM meta WHERE key NOT LIKE 'load.%'"
 	                                  " ORDER BY rowid",

@@ -91,6 +91,8 @@ static void arrows(const uint64_t *v, int n, int bytes)
 static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 {
 	char a[32], b[32];
+	/* Names from the dumps reach the terminal through hsa_tty. */
+	hsa_str t1 = {0}, t2 = {0};
 	int L = r->ndumps - 1;
 	printf("%d dumps, oldest first:\n", r->ndumps);
 	for (int k = 0; k < r->ndumps; k++) {
@@ -115,25 +117,27 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 	       r->ngroups == 1 ? "" : "s");
 	for (uint64_t i = 0; i < r->ngroups && i < max; i++) {
 		const hsa_leak_group *g = &r->groups[i];
-		printf("\n#%" PRIu64 " %s\n", i + 1, g->sentence);
-		printf("   type      %s%s%s\n", g->type, g->via ? ", held in " : "", g->via ? g->via : "");
-		printf("   site      %s\n", g->site ? g->site : "(no allocation traceback)");
+		printf("\n#%" PRIu64 " %s\n", i + 1, hsa_tty(&t1, g->sentence));
+		printf("   type      %s%s%s\n", hsa_tty(&t1, g->type), g->via ? ", held in " : "",
+		       hsa_tty(&t2, g->via));
+		printf("   site      %s\n", g->site ? hsa_tty(&t1, g->site) : "(no allocation traceback)");
 		printf("   count     ");
 		arrows(g->count, r->ndumps, 0);
 		printf(" (%s %s)\n", hsa_human_count(g->survivors, a),
 		       r->weak ? "new in dump 2" : "made after dump 1, alive in every later dump");
 		printf("   retained  ");
 		arrows(g->retained, r->ndumps, 1);
-		printf("\n   path      %s\n", g->signature);
+		printf("\n   path      %s\n", hsa_tty(&t1, g->signature));
 		if (g->holder_addr) {
-			printf("   holder    0x%" PRIx64 " %s, ", g->holder_addr, g->holder_type);
+			printf("   holder    0x%" PRIx64 " %s, ", g->holder_addr,
+			       hsa_tty(&t1, g->holder_type));
 			arrows(g->holder_len, r->ndumps, 0);
-			printf(" items\n             %s\n", g->holder_path);
+			printf(" items\n             %s\n", hsa_tty(&t1, g->holder_path));
 		}
 		if (g->where)
-			printf("   pending   %s\n", g->where);
+			printf("   pending   %s\n", hsa_tty(&t1, g->where));
 		if (g->also)
-			printf("   also      %s\n", g->also);
+			printf("   also      %s\n", hsa_tty(&t1, g->also));
 		printf("   see       heapsnap show %s 0x%" PRIx64 "\n", dumps[L],
 		       g->holder_addr ? g->holder_addr : g->sample[0]);
 		printf("             heapsnap path %s 0x%" PRIx64 "\n", dumps[L], g->sample[0]);
@@ -144,6 +148,8 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 	}
 	if (r->ngroups > max)
 		printf("\n(%" PRIu64 " more; see -n)\n", r->ngroups - max);
+	hsa_str_free(&t1);
+	hsa_str_free(&t2);
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)

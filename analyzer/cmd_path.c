@@ -10,7 +10,7 @@
 
 static int print_path(sqlite3 *db, const hsa_path *p, uint64_t k, hsa_json *j)
 {
-	hsa_str sig = {0};
+	hsa_str sig = {0}, tty = {0};
 	hsa_table *t = NULL;
 	int rc = -1;
 	static const char *const heads[] = {"via", "address", "object"};
@@ -21,7 +21,7 @@ static int print_path(sqlite3 *db, const hsa_path *p, uint64_t k, hsa_json *j)
 		hsa_json_str(j, "signature", sig.s);
 		hsa_json_array(j, "hops");
 	} else {
-		printf("%spath %" PRIu64 ": %s\n", k ? "\n" : "", k + 1, sig.s);
+		printf("%spath %" PRIu64 ": %s\n", k ? "\n" : "", k + 1, hsa_tty(&tty, sig.s));
 		if (!(t = hsa_table_new(3, heads, "lll")))
 			goto done;
 	}
@@ -61,6 +61,7 @@ static int print_path(sqlite3 *db, const hsa_path *p, uint64_t k, hsa_json *j)
 done:
 	hsa_table_free(t);
 	hsa_str_free(&sig);
+	hsa_str_free(&tty);
 	return rc;
 }
 
@@ -87,7 +88,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("%s", err);
 		goto done;
 	}
-	hsa_str desc = {0};
+	hsa_str desc = {0}, tty = {0};
 	hsa_db_describe(db, id, &desc);
 	if (hsa_arg(cmd, &a, "json")) {
 		jp = &j;
@@ -98,9 +99,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_json_array(&j, "paths");
 	} else if (!n) {
 		printf("%s (%s) is not reachable from any root: garbage awaiting collection\n",
-		       a.pos[1], desc.s ? desc.s : "");
+		       a.pos[1], hsa_tty(&tty, desc.s));
 	}
 	hsa_str_free(&desc);
+	hsa_str_free(&tty);
 	for (int64_t k = 0; k < n; k++)
 		if (print_path(db, &paths[k], (uint64_t)k, jp)) {
 			hsa_error("query failed: %s", sqlite3_errmsg(db));

@@ -120,7 +120,10 @@ static int traceback(shown *s, int64_t trace)
 			hsa_json_int(s->j, "line", line);
 			hsa_json_close(s->j);
 		} else {
-			printf("%s%s:%" PRId64 "\n", first ? "" : "             ", file ? file : "?", line);
+			hsa_str tty = {0};
+			printf("%s%s:%" PRId64 "\n", first ? "" : "             ",
+			       file ? hsa_tty(&tty, file) : "?", line);
+			hsa_str_free(&tty);
 		}
 		first = 0;
 	}
@@ -140,7 +143,7 @@ static int show(shown *s, int64_t id)
 		" (SELECT value FROM meta WHERE key = 'load.reachable_bytes')"
 		" FROM objects o LEFT JOIN types t ON t.id = o.type WHERE o.id = ?";
 	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err));
-	hsa_str desc = {0}, dom = {0}, val = {0};
+	hsa_str desc = {0}, dom = {0}, val = {0}, tty = {0};
 	int rc = -1;
 	if (!st)
 		return -1;
@@ -187,8 +190,9 @@ static int show(shown *s, int64_t id)
 			hsa_json_close(s->j);
 		}
 	} else {
-		printf("%s %s\n", addrs, desc.s);
-		printf("  type       %s\n", type ? type : "(unknown)");
+		/* Text from the dump reaches the terminal through hsa_tty. */
+		printf("%s %s\n", addrs, hsa_tty(&tty, desc.s));
+		printf("  type       %s\n", type ? hsa_tty(&tty, type) : "(unknown)");
 		printf("  size       %s\n", hsa_human_size(size, b1));
 		printf("  retained   %s", hsa_human_size(retained, b2));
 		if (total > 0 && reachable)
@@ -201,12 +205,12 @@ static int show(shown *s, int64_t id)
 		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
 			printf("  len        %" PRId64 "\n", (int64_t)sqlite3_column_int64(st, 6));
 		if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-			printf("  name       %s\n", (const char *)sqlite3_column_text(st, 8));
+			printf("  name       %s\n", hsa_tty(&tty, (const char *)sqlite3_column_text(st, 8)));
 		if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
 			if (hsa_str_repr(&val, sqlite3_column_blob(st, 7),
 			                 (size_t)sqlite3_column_bytes(st, 7), 400))
 				goto done;
-			printf("  value      '%s'%s\n", val.s ? val.s : "",
+			printf("  value      '%s'%s\n", hsa_tty(&tty, val.s),
 			       flags & HS_OF_VALUE_TRUNC ? " (truncated)" : "");
 		}
 		if (reachable)
@@ -215,7 +219,8 @@ static int show(shown *s, int64_t id)
 		else
 			printf("  reachable  no: garbage awaiting collection\n");
 		if (idom)
-			printf("  dominator  0x%" PRIx64 " %s\n", hsa_db_addr(s->db, idom), dom.s);
+			printf("  dominator  0x%" PRIx64 " %s\n", hsa_db_addr(s->db, idom),
+			       hsa_tty(&tty, dom.s));
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
 		goto done;
@@ -240,6 +245,7 @@ done:
 	hsa_str_free(&desc);
 	hsa_str_free(&dom);
 	hsa_str_free(&val);
+	hsa_str_free(&tty);
 	sqlite3_finalize(st);
 	return rc;
 }

@@ -63,21 +63,23 @@ int64_t hsa_render(sqlite3_stmt *st, const hsa_col *cols, int ncols, hsa_json *j
                    const char *indent, char *err, size_t errlen)
 {
 	int n = ncols ? ncols : sqlite3_column_count(st);
-	const char *names[32];
-	char align[33];
+	const char **names = malloc((size_t)(n + 1) * sizeof(char *));
+	char *align = malloc((size_t)n + 1);
 	hsa_table *t = NULL;
-	int64_t rows = 0;
-	if (n > 32)
-		n = 32;
+	int64_t rows = -1;
+	int rc = SQLITE_NOMEM;
+	if (!names || !align)
+		goto done;
 	for (int i = 0; i < n; i++) {
 		char fmt = ncols ? cols[i].fmt : 'v';
 		names[i] = ncols ? cols[i].name : sqlite3_column_name(st, i);
 		align[i] = fmt == 'n' || fmt == 'b' ? 'r' : 'l';
 	}
 	align[n] = 0;
-	if (!j && !(t = hsa_table_new(n, names, align)))
-		goto oom;
-	int rc;
+	/* A statement without columns (PRAGMA x = y) only runs. */
+	if (!j && n && !(t = hsa_table_new(n, names, align)))
+		goto done;
+	rows = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rows++;
 		if (j) {
@@ -87,23 +89,23 @@ int64_t hsa_render(sqlite3_stmt *st, const hsa_col *cols, int ncols, hsa_json *j
 			hsa_json_close(j);
 			continue;
 		}
-		if (hsa_table_row(t))
-			goto oom;
-		for (int i = 0; i < n; i++)
-			if (table_value(t, st, i, ncols ? cols[i].fmt : 'v'))
-				goto oom;
+		int bad = t && hsa_table_row(t);
+		for (int i = 0; t && i < n && !bad; i++)
+			bad = table_value(t, st, i, ncols ? cols[i].fmt : 'v');
+		if (bad) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 	}
-	if (rc != SQLITE_DONE) {
-		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
-		hsa_table_free(t);
-		return -1;
-	}
-	if (t)
+	if (rc == SQLITE_DONE && t)
 		hsa_table_print(t, stdout, indent);
+done:
+	if (rc == SQLITE_NOMEM)
+		snprintf(err, errlen, "out of memory");
+	else if (rc != SQLITE_DONE)
+		snprintf(err, errlen, "query failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
 	hsa_table_free(t);
-	return rows;
-oom:
-	hsa_table_free(t);
-	snprintf(err, errlen, "out of memory");
-	return -1;
+	free(names);
+	free(align);
+	return rc == SQLITE_DONE ? rows : -1;
 }

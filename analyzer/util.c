@@ -9,13 +9,26 @@
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* Messages quote names from dumps (types, paths, problems): they reach the
+ * terminal as text, their control characters escaped. */
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+	char *m = NULL;
+	hsa_str t = {0};
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	if (m)
+		hsa_str_text(&t, m, strlen(m), SIZE_MAX, NULL);
+	fprintf(stderr, "%s%s\n", prefix, t.s ? t.s : "out of memory");
+	hsa_str_free(&t);
+	free(m);
+}
+
 void hsa_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("heapsnap: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("heapsnap: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -23,9 +36,7 @@ void hsa_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("heapsnap: warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	message("heapsnap: warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -298,6 +309,9 @@ int hsa_str_text(hsa_str *b, const char *s, size_t len, size_t max,
 		}
 		if (c < 0x20 || c == 0x7f)
 			rc = hsa_str_printf(b, "%sx%02x", bs, c);
+		else if (c == 0xc2 && n == 2 && (unsigned char)s[i + 1] < 0xa0)
+			/* U+0080-U+009F: C1 controls (CSI, OSC) in UTF-8. */
+			rc = hsa_str_printf(b, "%sx%02x", bs, (unsigned char)s[i + 1]);
 		else if (c < 0x80 && esc && esc[c])
 			rc = hsa_str_printf(b, "%s", esc[c]);
 		else
@@ -309,22 +323,35 @@ int hsa_str_text(hsa_str *b, const char *s, size_t len, size_t max,
 	return rc;
 }
 
+const char *hsa_tty(hsa_str *buf, const char *s)
+{
+	buf->len = 0;
+	if (buf->s)
+		buf->s[0] = 0;
+	if (!s || hsa_str_text(buf, s, strlen(s), SIZE_MAX, NULL) || !buf->s)
+		return "";
+	return buf->s;
+}
+
 /* ---- tables ------------------------------------------------------------ */
 
 struct hsa_table {
 	int ncols;
-	char align[32];
+	char *align;
+	size_t *w;    /* display width per column */
 	size_t ncells, cap;
 	char **cells; /* row-major, headers first */
 };
 
 hsa_table *hsa_table_new(int ncols, const char *const *headers, const char *align)
 {
-	hsa_table *t = calloc(1, sizeof(*t));
-	if (!t || ncols > 31)
+	hsa_table *t = ncols > 0 ? calloc(1, sizeof(*t)) : NULL;
+	if (!t || !(t->align = calloc((size_t)ncols + 1, 1)) ||
+	    !(t->w = calloc((size_t)ncols, sizeof(size_t))))
 		goto fail;
 	t->ncols = ncols;
-	snprintf(t->align, sizeof(t->align), "%s", align);
+	size_t na = strlen(align);
+	memcpy(t->align, align, na < (size_t)ncols ? na : (size_t)ncols);
 	for (int i = 0; i < ncols; i++) {
 		if (i == 0 && hsa_table_row(t))
 			goto fail;
@@ -346,6 +373,15 @@ int hsa_table_row(hsa_table *t)
 	return 0;
 }
 
+/* Display width: count UTF-8 lead bytes, not continuation bytes. */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
 int hsa_table_cell(hsa_table *t, const char *fmt, ...)
 {
 	if (t->ncells == t->cap) {
@@ -358,38 +394,43 @@ int hsa_table_cell(hsa_table *t, const char *fmt, ...)
 	}
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&t->cells[t->ncells], fmt, ap);
+	char *cell;
+	int n = vasprintf(&cell, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -1;
-	t->ncells++;
+	/* Cells show names from dumps: as text, never as terminal controls. */
+	for (const unsigned char *p = (const unsigned char *)cell; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f)
+			continue;
+		hsa_str text = {0};
+		if (hsa_str_text(&text, cell, (size_t)n, SIZE_MAX, NULL)) {
+			hsa_str_free(&text);
+			free(cell);
+			return -1;
+		}
+		free(cell);
+		cell = text.s ? text.s : strdup("");
+		if (!cell)
+			return -1;
+		break;
+	}
+	size_t cw = width(cell), col = t->ncells % (size_t)t->ncols;
+	if (cw > t->w[col])
+		t->w[col] = cw;
+	t->cells[t->ncells++] = cell;
 	return 0;
-}
-
-/* Display width: count UTF-8 lead bytes, not continuation bytes. */
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		w += ((unsigned char)*s & 0xc0) != 0x80;
-	return w;
 }
 
 void hsa_table_print(const hsa_table *t, FILE *f, const char *indent)
 {
-	size_t w[32] = {0};
 	size_t nrows = (t->ncells + (size_t)t->ncols - 1) / (size_t)t->ncols;
-	for (size_t i = 0; i < t->ncells; i++) {
-		size_t cw = width(t->cells[i]);
-		if (cw > w[i % (size_t)t->ncols])
-			w[i % (size_t)t->ncols] = cw;
-	}
 	for (size_t r = 0; r < nrows; r++) {
 		fputs(indent ? indent : "", f);
 		for (int c = 0; c < t->ncols; c++) {
 			size_t i = r * (size_t)t->ncols + (size_t)c;
 			const char *s = i < t->ncells ? t->cells[i] : "";
-			size_t pad = w[c] - width(s);
+			size_t pad = t->w[c] - width(s);
 			int last = c == t->ncols - 1;
 			if (t->align[c] == 'r')
 				fprintf(f, "%*s%s", (int)pad, "", s);
@@ -409,6 +450,8 @@ void hsa_table_free(hsa_table *t)
 	for (size_t i = 0; i < t->ncells; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->align);
+	free(t->w);
 	free(t);
 }
 
@@ -483,7 +526,11 @@ static void json_string(FILE *f, const char *str, size_t len)
 			i++;
 		} else {
 			size_t n = hsa_utf8_seq(s + i, len - i);
-			if (n) {
+			if (n == 2 && c == 0xc2 && s[i + 1] < 0xa0) {
+				/* a C1 control: escaped like C0 for terminals */
+				fprintf(f, "\\u%04x", s[i + 1]);
+				i += 2;
+			} else if (n) {
 				fwrite(s + i, 1, n, f);
 				i += n;
 			} else {

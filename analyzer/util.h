@@ -57,7 +57,8 @@ void hsa_usage_error(const hsa_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hsa_print_help(const hsa_cmd *cmd, FILE *f);
 
-/* "heapsnap: <message>" on stderr. */
+/* "heapsnap: <message>" on stderr, its control characters escaped (a
+ * message may quote a name from a dump). */
 void hsa_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hsa_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -87,18 +88,25 @@ void hsa_str_free(hsa_str *b);
  * printable bytes become \xNN, quotes and backslashes are escaped. */
 int hsa_str_repr(hsa_str *b, const char *s, size_t len, size_t max);
 /* Appends s as text for people: invalid UTF-8 bytes as U+FFFD, control
- * characters as \xNN, at most max characters (then "…"). With esc, an
- * ASCII character c with esc[c] set is written as esc[c] (markup escaping;
- * the backslash of \xNN included). */
+ * characters (C0, DEL and C1) as \xNN, at most max characters (then "…").
+ * With esc, an ASCII character c with esc[c] set is written as esc[c]
+ * (markup escaping; the backslash of \xNN included). */
 int hsa_str_text(hsa_str *b, const char *s, size_t len, size_t max,
                  const char *const esc[128]);
+/* s (NUL-terminated, may be NULL) as text for a terminal, through
+ * hsa_str_text, so that a name from a dump cannot retitle the window,
+ * move the cursor or clear the screen. buf is emptied first and keeps the
+ * text; returns buf's string, or "" for NULL or when out of memory. */
+const char *hsa_tty(hsa_str *buf, const char *s);
 
 /* ---- aligned tables ---------------------------------------------------- */
 
 typedef struct hsa_table hsa_table;
-/* align: one char per column, 'l' or 'r'. */
+/* align: one char per column, 'l' or 'r' (left when missing). Returns
+ * NULL for ncols < 1 or when out of memory. */
 hsa_table *hsa_table_new(int ncols, const char *const *headers, const char *align);
-/* Starts a new row; cells are then added left to right. */
+/* Starts a new row; cells are then added left to right. A cell is shown as
+ * text (hsa_str_text): control characters in it as \xNN. */
 int hsa_table_row(hsa_table *t);
 int hsa_table_cell(hsa_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hsa_table_print(const hsa_table *t, FILE *f, const char *indent);
@@ -108,7 +116,7 @@ void hsa_table_free(hsa_table *t);
 
 /* A streaming JSON writer: keys are given with each value inside objects
  * and NULL inside arrays. Strings are emitted as valid UTF-8, invalid
- * bytes replaced by U+FFFD. */
+ * bytes replaced by U+FFFD, control characters (C1 included) as \uNNNN. */
 typedef struct hsa_json {
 	FILE *f;
 	int depth;
