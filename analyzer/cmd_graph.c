@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 #include "db.h"
@@ -89,6 +90,30 @@ static int object_caption(sqlite3 *db, int64_t id, int refs, hsa_str *cap)
 	       hsa_db_describe(db, id, cap) || hsa_str_printf(cap, " at %s%s", as, refs ? " holds" : "");
 }
 
+/* What was written: the file, its caption and what it draws, in counts. */
+static void print_json(sqlite3 *db, const char *out, const char *format, const char *caption,
+                       const int64_t *starts, size_t nstarts, const hsa_viz *v)
+{
+	hsa_json j;
+	struct stat sb;
+	char as[32];
+	hsa_json_init(&j, stdout);
+	hsa_json_open(&j, NULL);
+	hsa_json_str(&j, "file", out);
+	hsa_json_str(&j, "format", format);
+	hsa_json_uint(&j, "bytes", stat(out, &sb) ? 0 : (uint64_t)sb.st_size);
+	hsa_json_str(&j, "caption", caption);
+	hsa_json_array(&j, "starts");
+	for (size_t i = 0; i < nstarts; i++) {
+		snprintf(as, sizeof(as), "0x%" PRIx64, hsa_db_addr(db, starts[i]));
+		hsa_json_str(&j, NULL, as);
+	}
+	hsa_json_end(&j);
+	hsa_json_uint(&j, "nodes", hsa_viz_nodes(v));
+	hsa_json_close(&j);
+	hsa_json_finish(&j);
+}
+
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
@@ -162,7 +187,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (hsa_viz_build(db, starts, nstarts, &o, &v, err, sizeof(err)) ||
 	    hsa_viz_render(v, format, out, NULL, NULL, err, sizeof(err)))
 		goto fail;
-	printf("%s: %" PRIu64 " objects and folds\n", out, hsa_viz_nodes(v));
+	if (hsa_arg(cmd, &a, "json"))
+		print_json(db, out, format, cap.s, starts, nstarts, v);
+	else
+		printf("%s: %" PRIu64 " objects and folds\n", out, hsa_viz_nodes(v));
 	rc = 0;
 	goto done;
 fail:
@@ -185,6 +213,7 @@ static const hsa_opt opts[] = {
 	{"depth", 0, "N", "follow references N hops from the start (default 4; 1 with --leak)"},
 	{"max-nodes", 0, "N", "draw N boxes at most, folds included (default 80)"},
 	{"output", 'o', "FILE", "write FILE.svg, .png, .pdf or .dot (Graphviz source)"},
+	{"json", 0, NULL, "print what was written as JSON: the file, caption, start objects, boxes"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -192,7 +221,7 @@ const hsa_cmd hsa_cmd_graph = {
 	.name = "graph",
 	.summary = "draw who holds an object (objgraph style) as SVG, PNG, PDF or DOT",
 	.usage = "DUMP OBJ|DUMP --type T|DUMP... --leak K [--backrefs|--refs] [--depth N]"
-	         " [--max-nodes N] -o FILE",
+	         " [--max-nodes N] -o FILE [--json]",
 	.details = "Boxes show the type, a value preview or length, the size and the retained\n"
 	           "size; the start object is orange, roots have a double border (modules\n"
 	           "green, thread frames blue, asyncio tasks purple, references held from C\n"

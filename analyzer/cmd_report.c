@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 #include "db.h"
@@ -25,6 +26,8 @@ typedef struct report {
 	sqlite3 *db[HSA_LEAK_MAX_DUMPS];
 	sqlite3 *last;      /* db[n - 1] */
 	hsa_leak_report *leaks; /* NULL with one dump */
+	/* what the page holds, for --json: rows per table, pictures */
+	uint64_t leak_rows, largest_rows, type_rows, task_rows, site_rows, pictures;
 	char err[1024];
 } report;
 
@@ -60,6 +63,7 @@ static int graph(report *r, const int64_t *starts, size_t n, uint64_t depth,
 		fputs("<div class=\"graph\">\n", r->f);
 		rc = hsa_html_svg(r->f, svg, len);
 		fputs("</div>\n", r->f);
+		r->pictures++;
 	}
 	free(svg);
 	hsa_viz_free(v);
@@ -185,7 +189,7 @@ static int leaks_section(report *r)
 	      "<th class=\"n\">growth</th><th>held by</th><th>allocated at</th></tr></thead>\n"
 	      "<tbody>\n", r->f);
 	int rc = 0;
-	for (uint64_t i = 0; i < l->ngroups && i < LEAK_ROWS && !rc; i++)
+	for (uint64_t i = 0; i < l->ngroups && i < LEAK_ROWS && !rc; i++, r->leak_rows++)
 		rc = leak_row(r, i, &l->groups[i]);
 	if (!l->ngroups)
 		fputs("<tr><td colspan=\"7\">nothing grows: no leak group</td></tr>\n", r->f);
@@ -222,6 +226,7 @@ static int largest_section(report *r)
 		     hsa_html_td(r->f, 1, "%.1f %%", total > 0 ? 100.0 * (double)retained / total : 0);
 		fputs("</tr>\n", r->f);
 		hsa_str_free(&desc);
+		r->largest_rows++;
 	}
 	fputs("</tbody>\n</table>\n", r->f);
 	sqlite3_finalize(st);
@@ -270,6 +275,7 @@ static int types_section(report *r)
 		                                               b2));
 		fputs("</tr>\n", r->f);
 		hsa_str_free(&cs);
+		r->type_rows++;
 	}
 	fputs("</tbody>\n</table>\n", r->f);
 	sqlite3_finalize(st);
@@ -310,9 +316,10 @@ static int tasks_section(report *r)
 	sqlite3_bind_int64(st, 1, 20);
 	const hsa_col cols[] = {{"coroutine", 's'}, {"waiting at", 's'}, {"tasks", 'n'},
 	                        {"pending", 'n'}, {"cancelled", 'n'}, {"finished", 'n'}};
-	rc = hsa_html_query(r->f, st, cols, 6, "tasks-table", r->err, sizeof(r->err)) < 0;
+	int64_t rows = hsa_html_query(r->f, st, cols, 6, "tasks-table", r->err, sizeof(r->err));
 	sqlite3_finalize(st);
-	return rc ? -1 : 0;
+	r->task_rows = rows > 0 ? (uint64_t)rows : 0;
+	return rows < 0 ? -1 : 0;
 }
 
 static int sites_section(report *r)
@@ -336,9 +343,10 @@ static int sites_section(report *r)
 	      " (tracemalloc).</p>\n", r->f);
 	const hsa_col cols[] = {{"allocated at", 's'}, {"objects", 'n'}, {"size", 'b'},
 	                        {"retained", 'b'}};
-	int rc = hsa_html_query(r->f, st, cols, 4, "sites-table", r->err, sizeof(r->err)) < 0;
+	int64_t rows = hsa_html_query(r->f, st, cols, 4, "sites-table", r->err, sizeof(r->err));
 	sqlite3_finalize(st);
-	return rc ? -1 : 0;
+	r->site_rows = rows > 0 ? (uint64_t)rows : 0;
+	return rows < 0 ? -1 : 0;
 }
 
 static int write_report(report *r)
@@ -373,6 +381,36 @@ static int write_report(report *r)
 	         tasks_section(r) || sites_section(r);
 	hsa_html_end(r->f);
 	return rc;
+}
+
+/* What was written: the file and what the page holds, in counts. */
+static void print_json(const report *r, const char *out)
+{
+	hsa_json j;
+	struct stat sb;
+	hsa_json_init(&j, stdout);
+	hsa_json_open(&j, NULL);
+	hsa_json_str(&j, "file", out);
+	hsa_json_uint(&j, "bytes", stat(out, &sb) ? 0 : (uint64_t)sb.st_size);
+	hsa_json_array(&j, "dumps");
+	for (int k = 0; k < r->n; k++)
+		hsa_json_str(&j, NULL, r->paths[k]);
+	hsa_json_end(&j);
+	if (r->leaks)
+		hsa_json_uint(&j, "leak_groups", r->leaks->ngroups);
+	else
+		hsa_json_null(&j, "leak_groups");
+	hsa_json_uint(&j, "pictures", r->pictures);
+	hsa_json_open(&j, "rows");
+	hsa_json_uint(&j, "dumps", (uint64_t)r->n);
+	hsa_json_uint(&j, "leaks", r->leak_rows);
+	hsa_json_uint(&j, "largest", r->largest_rows);
+	hsa_json_uint(&j, "types", r->type_rows);
+	hsa_json_uint(&j, "tasks", r->task_rows);
+	hsa_json_uint(&j, "sites", r->site_rows);
+	hsa_json_close(&j);
+	hsa_json_close(&j);
+	hsa_json_finish(&j);
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
@@ -412,7 +450,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		remove(out);
 		goto fail;
 	}
-	printf("%s\n", out);
+	if (hsa_arg(cmd, &a, "json"))
+		print_json(&r, out);
+	else
+		printf("%s\n", out);
 	rc = 0;
 	goto done;
 fail:
@@ -427,13 +468,14 @@ done:
 
 static const hsa_opt opts[] = {
 	{"output", 'o', "FILE", "write the report to FILE (HTML, one self-contained file)"},
+	{"json", 0, NULL, "print what was written as JSON: the file, its tables' rows, pictures"},
 	{NULL, 0, NULL, NULL},
 };
 
 const hsa_cmd hsa_cmd_report = {
 	.name = "report",
 	.summary = "one HTML page: dumps, leak groups with pictures, types, tasks, sites",
-	.usage = "DUMP... -o FILE.html",
+	.usage = "DUMP... -o FILE.html [--json]",
 	.details = "Dumps oldest first (one to eight); leak groups need two or more, taken\n"
 	           "minutes apart (three confirm survivors). The page needs no network: CSS\n"
 	           "and the SVG pictures are inline.",

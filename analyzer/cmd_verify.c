@@ -8,19 +8,53 @@
 #include "util.h"
 #include "dump.h"
 
+/* Damage the reader met: in a section (its place in the file's index when
+ * the index tells, else its place in the walk) or in the file as a whole
+ * (index -1: the whole-file checksum, a missing trailer). */
+typedef struct damage {
+	int64_t index;
+	int kind; /* enum hs_kind, or -1 when unknown */
+	uint64_t offset;
+	char *problem;
+} damage;
+
 typedef struct verify {
 	hs_reader *defs;   /* the first pass's reader: its string table */
-	uint64_t ntypes, nframes, ntracebacks;
+	uint64_t ntypes, nframes, ntracebacks, nedges;
 	uint64_t *addrs;   /* object addresses in file order (first pass) */
 	uint64_t naddrs, cap;
+	struct intact {
+		hs_section sec;
+		int64_t index; /* as for damage */
+	} *secs;           /* intact sections, in file order */
+	uint64_t nsecs, secs_cap;
+	hs_index_entry *index; /* the file's index section */
+	uint64_t nindex, index_cap;
+	damage *dmg;
+	uint64_t ndmg, dmg_cap;
 	hsa_addrmap map;
 	uint64_t ordinal;  /* second pass: objects seen */
 	char problem[512]; /* the first inconsistency */
 } verify;
 
-static int collect(void *ctx, const hs_section *sec, const hs_record *rec)
+/* Appends one element of size sz to a growable array; -1 on no memory. */
+static int push(void **arr, uint64_t *n, uint64_t *cap, size_t sz, const void *elem)
 {
-	verify *v = ctx;
+	if (*n == *cap) {
+		uint64_t c = *cap ? *cap * 2 : 64;
+		void *p = realloc(*arr, c * sz);
+		if (!p)
+			return -1;
+		*arr = p;
+		*cap = c;
+	}
+	memcpy((char *)*arr + *n * sz, elem, sz);
+	(*n)++;
+	return 0;
+}
+
+static int collect(verify *v, const hs_record *rec)
+{
 	switch (rec->kind) {
 	case HS_K_TYPES:
 		v->ntypes++;
@@ -32,18 +66,175 @@ static int collect(void *ctx, const hs_section *sec, const hs_record *rec)
 		v->ntracebacks++;
 		break;
 	case HS_K_OBJECTS:
-		if (v->naddrs == v->cap) {
-			uint64_t cap = v->cap ? v->cap * 2 : 4096;
-			uint64_t *p = realloc(v->addrs, cap * sizeof(uint64_t));
-			if (!p)
-				return -1;
-			v->addrs = p;
-			v->cap = cap;
-		}
-		v->addrs[v->naddrs++] = rec->u.object.addr;
+		return push((void **)&v->addrs, &v->naddrs, &v->cap, sizeof(uint64_t),
+		            &rec->u.object.addr);
+	case HS_K_REFS:
+		v->nedges += rec->u.refs.n;
 		break;
+	case HS_K_INDEX:
+		return push((void **)&v->index, &v->nindex, &v->index_cap, sizeof(hs_index_entry),
+		            &rec->u.index);
 	}
 	return 0;
+}
+
+static int add_damage(verify *v, int64_t index, int kind, uint64_t offset, const char *problem)
+{
+	damage d = {index, kind, offset, strdup(problem ? problem : "damaged")};
+	if (!d.problem || push((void **)&v->dmg, &v->ndmg, &v->dmg_cap, sizeof(d), &d)) {
+		free(d.problem);
+		return -1;
+	}
+	return 0;
+}
+
+/* The place in the file's index of the section at offset, looked up from
+ * entry *e on; dflt when the index does not list it. */
+static int64_t listed(const verify *v, uint64_t offset, uint64_t *e, int64_t dflt)
+{
+	while (*e < v->nindex && v->index[*e].offset < offset)
+		(*e)++;
+	return *e < v->nindex && v->index[*e].offset == offset ? (int64_t)*e : dflt;
+}
+
+/* The first pass: every section in turn, recording the intact ones with
+ * their records and the reader's problem at each damaged one, so that
+ * damage is named by its section rather than by the whole-file checksum
+ * the reader checks first. Returns 0, or -1 when out of memory. */
+static int walk(verify *v, hs_reader *r, hsa_progress *prog)
+{
+	char file_problem[512] = "";
+	hs_section sec;
+	hs_record rec;
+	int64_t ordinal = 0;
+	/* At open, the reader has only checked the trailer's file checksum. */
+	if (hs_reader_problems(r))
+		snprintf(file_problem, sizeof(file_problem), "%s", hs_reader_error(r));
+	for (;;) {
+		uint64_t at = hs_reader_offset(r), seen = hs_reader_problems(r);
+		int k = hs_reader_next_section(r, &sec);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			int in_file = at >= hs_reader_size(r);
+			if (add_damage(v, in_file ? -1 : ordinal++, -1, at, hs_reader_last_error(r)))
+				return -1;
+			continue;
+		}
+		hsa_progress_update(prog, sec.offset);
+		/* The index section checks itself against the sections read: a
+		 * mismatch after a damaged section only repeats that damage. */
+		if (hs_reader_problems(r) > seen && !v->ndmg &&
+		    add_damage(v, ordinal, (int)sec.kind, sec.offset, hs_reader_last_error(r)))
+			return -1;
+		struct intact in = {sec, ordinal++};
+		if (push((void **)&v->secs, &v->nsecs, &v->secs_cap, sizeof(in), &in))
+			return -1;
+		while ((k = hs_reader_next_record(r, &rec)) > 0)
+			if (collect(v, &rec))
+				return -1;
+		if (k < 0 && add_damage(v, ordinal - 1, (int)sec.kind, sec.offset,
+		                        hs_reader_last_error(r)))
+			return -1;
+	}
+	/* A section the index lists is named by its place there (both lists
+	 * are in file order). */
+	uint64_t e = 0;
+	for (uint64_t i = 0; i < v->nsecs; i++)
+		v->secs[i].index = listed(v, v->secs[i].sec.offset, &e, v->secs[i].index);
+	e = 0;
+	for (uint64_t i = 0; i < v->ndmg; i++) {
+		damage *d = &v->dmg[i];
+		int64_t k = d->index < 0 ? -1 : listed(v, d->offset, &e, -1);
+		if (k >= 0) {
+			d->index = k;
+			d->kind = (int)v->index[k].kind;
+		}
+	}
+	return file_problem[0] ? add_damage(v, -1, -1, 0, file_problem) : 0;
+}
+
+/* One line: the first damaged section (its index, kind and the reader's
+ * problem there, which names its offset), how many more, then what is
+ * wrong with the file as a whole. */
+static int damage_text(const verify *v, hsa_str *out)
+{
+	uint64_t more = 0;
+	int rc = 0;
+	for (uint64_t i = 0; i < v->ndmg; i++) {
+		const damage *d = &v->dmg[i];
+		if (d->index < 0)
+			continue;
+		if (out->len) {
+			more++;
+			continue;
+		}
+		rc = hsa_str_printf(out, "section %" PRId64, d->index) ||
+		     (d->kind >= 0 && hsa_str_printf(out, " (%s)", hs_kind_name((unsigned)d->kind))) ||
+		     hsa_str_printf(out, ": %s", d->problem);
+	}
+	if (!rc && more)
+		rc = hsa_str_printf(out, "; %" PRIu64 " more damaged section%s", more,
+		                    more == 1 ? "" : "s");
+	for (uint64_t i = 0; i < v->ndmg && !rc; i++)
+		if (v->dmg[i].index < 0)
+			rc = hsa_str_printf(out, "%s%s", out->len ? "; " : "", v->dmg[i].problem);
+	if (!rc && !out->len)
+		rc = hsa_str_printf(out, "incomplete dump");
+	return rc;
+}
+
+static void print_json(const verify *v, const char *path, hs_reader *r, const char *problem)
+{
+	hsa_json j;
+	unsigned major, minor;
+	char ver[32];
+	hs_reader_version(r, &major, &minor);
+	snprintf(ver, sizeof(ver), "%u.%u", major, minor);
+	hsa_json_init(&j, stdout);
+	hsa_json_open(&j, NULL);
+	hsa_json_str(&j, "file", path);
+	hsa_json_bool(&j, "ok", !problem);
+	hsa_json_uint(&j, "size", hs_reader_size(r));
+	hsa_json_str(&j, "version", ver);
+	hsa_json_uint(&j, "objects", v->naddrs);
+	hsa_json_uint(&j, "references", v->nedges);
+	hsa_json_array(&j, "sections");
+	for (uint64_t i = 0; i < v->nsecs; i++) {
+		const hs_section *s = &v->secs[i].sec;
+		hsa_json_open(&j, NULL);
+		hsa_json_int(&j, "index", v->secs[i].index);
+		hsa_json_str(&j, "kind", hs_kind_name(s->kind));
+		hsa_json_uint(&j, "offset", s->offset);
+		hsa_json_uint(&j, "records", s->count);
+		hsa_json_uint(&j, "compressed", s->comp_len);
+		hsa_json_uint(&j, "raw", s->raw_len);
+		hsa_json_close(&j);
+	}
+	hsa_json_end(&j);
+	hsa_json_array(&j, "damage");
+	for (uint64_t i = 0; i < v->ndmg; i++) {
+		const damage *d = &v->dmg[i];
+		hsa_json_open(&j, NULL);
+		if (d->index < 0) {
+			hsa_json_null(&j, "index");
+			hsa_json_null(&j, "kind");
+			hsa_json_null(&j, "offset");
+		} else {
+			hsa_json_int(&j, "index", d->index);
+			if (d->kind < 0)
+				hsa_json_null(&j, "kind");
+			else
+				hsa_json_str(&j, "kind", hs_kind_name((unsigned)d->kind));
+			hsa_json_uint(&j, "offset", d->offset);
+		}
+		hsa_json_str(&j, "problem", d->problem);
+		hsa_json_close(&j);
+	}
+	hsa_json_end(&j);
+	hsa_json_str(&j, "problem", problem);
+	hsa_json_close(&j);
+	hsa_json_finish(&j);
 }
 
 /* Records the first inconsistency; returns 1 to stop the scan. */
@@ -183,82 +374,109 @@ static int check(void *ctx, const hs_section *sec, const hs_record *rec)
 	return 0;
 }
 
+/* Both passes. Returns 0 with *problem set to the first problem found, or
+ * NULL for a complete, consistent dump; -1 after printing why it could
+ * not check. */
+static int examine(verify *v, const char *path, hsa_str *why, const char **problem)
+{
+	hsa_file_stats st;
+	hsa_progress prog;
+	char err[512];
+	*problem = NULL;
+	v->defs = hs_reader_open(path, err, sizeof(err));
+	if (!v->defs) {
+		hsa_error("%s", err);
+		return -1;
+	}
+	hsa_progress_start(&prog, "verifying (1/2)", hs_reader_size(v->defs));
+	int s = walk(v, v->defs, &prog);
+	hsa_progress_end(&prog);
+	if (s || (v->ndmg && damage_text(v, why)))
+		goto nomem;
+	if (v->ndmg || !hs_reader_complete(v->defs)) {
+		*problem = why->s ? why->s : "incomplete dump";
+		return 0;
+	}
+	if (v->naddrs > HSA_MAX_NODES) {
+		snprintf(v->problem, sizeof(v->problem),
+		         "too many objects (%" PRIu64 ", at most %" PRIu64 ")", v->naddrs,
+		         (uint64_t)HSA_MAX_NODES);
+		*problem = v->problem;
+		return 0;
+	}
+	if (hsa_addrmap_init(&v->map, v->naddrs))
+		goto nomem;
+	for (uint64_t i = 0; i < v->naddrs; i++)
+		if (v->addrs[i])
+			hsa_addrmap_put(&v->map, v->addrs[i], (hsa_node)i);
+	hs_reader *r = hs_reader_open(path, err, sizeof(err));
+	if (!r) {
+		hsa_error("%s", err);
+		return -1;
+	}
+	hsa_progress_start(&prog, "verifying (2/2)", hs_reader_size(r));
+	if (hsa_dump_scan(r, &st, check, v, &prog))
+		*problem = v->problem;
+	hsa_progress_end(&prog);
+	hs_reader_free(r);
+	return 0;
+nomem:
+	hsa_error("out of memory verifying '%s'", path);
+	return -1;
+}
+
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
 	verify v;
 	memset(&v, 0, sizeof(v));
-	hs_reader *r = NULL;
-	hsa_file_stats st;
-	hsa_progress prog;
-	char err[512];
+	hsa_str why = {0};
+	const char *problem;
 	int rc = hsa_parse_args(cmd, argc, argv, &a);
 	if (rc)
 		goto done;
 	const char *path = a.pos[0];
 	rc = HSA_EXIT_FAIL;
-	v.defs = hs_reader_open(path, err, sizeof(err));
-	if (!v.defs) {
-		hsa_error("%s", err);
+	if (examine(&v, path, &why, &problem))
 		goto done;
-	}
-	hsa_progress_start(&prog, "verifying (1/2)", hs_reader_size(v.defs));
-	int s = hsa_dump_scan(v.defs, &st, collect, &v, &prog);
-	hsa_progress_end(&prog);
-	if (s) {
-		hsa_error("out of memory verifying '%s'", path);
-		goto done;
-	}
-	if (st.problems || !st.complete) {
-		hsa_error("'%s': %s", path, st.problem[0] ? st.problem : "incomplete dump");
-		goto done;
-	}
-	if (v.naddrs > HSA_MAX_NODES) {
-		hsa_error("'%s': too many objects (%" PRIu64 ", at most %" PRIu64 ")", path, v.naddrs,
-		          HSA_MAX_NODES);
-		goto done;
-	}
-	if (hsa_addrmap_init(&v.map, v.naddrs)) {
-		hsa_error("out of memory verifying '%s'", path);
-		goto done;
-	}
-	for (uint64_t i = 0; i < v.naddrs; i++)
-		if (v.addrs[i])
-			hsa_addrmap_put(&v.map, v.addrs[i], (hsa_node)i);
-	r = hs_reader_open(path, err, sizeof(err));
-	if (!r) {
-		hsa_error("%s", err);
-		goto done;
-	}
-	hsa_progress_start(&prog, "verifying (2/2)", hs_reader_size(r));
-	s = hsa_dump_scan(r, &st, check, &v, &prog);
-	hsa_progress_end(&prog);
-	if (s) {
-		hsa_error("'%s': %s", path, v.problem);
-		goto done;
-	}
-	printf("%s: ok, %" PRIu64 " objects, %" PRIu64 " references\n", path,
-	       st.kind[HS_K_OBJECTS].records, st.edges);
-	rc = 0;
+	if (hsa_arg(cmd, &a, "json"))
+		print_json(&v, path, v.defs, problem);
+	else if (problem)
+		hsa_error("'%s': %s", path, problem);
+	else
+		printf("%s: ok, %" PRIu64 " objects, %" PRIu64 " references\n", path, v.naddrs,
+		       v.nedges);
+	rc = problem ? HSA_EXIT_FAIL : 0;
 done:
-	hs_reader_free(r);
 	hs_reader_free(v.defs);
 	hsa_addrmap_free(&v.map);
+	for (uint64_t i = 0; i < v.ndmg; i++)
+		free(v.dmg[i].problem);
+	free(v.dmg);
+	free(v.secs);
+	free(v.index);
 	free(v.addrs);
+	hsa_str_free(&why);
 	free(a.pos);
 	return rc < 0 ? 0 : rc;
 }
 
+static const hsa_opt opts[] = {
+	{"json", 0, NULL, "print the sections found and the damage as JSON"},
+	{NULL, 0, NULL, NULL},
+};
+
 const hsa_cmd hsa_cmd_verify = {
 	.name = "verify",
 	.summary = "check that a dump is complete and consistent",
-	.usage = "FILE",
+	.usage = "FILE [--json]",
 	.details = "Decodes every record, checks every checksum and the trailer, and that every\n"
 	           "string, type, frame and traceback id and every reference target and root\n"
 	           "names something in the dump. Exits 0 only for a complete, consistent dump;\n"
-	           "otherwise prints the first problem with its byte offset and exits 1.",
+	           "otherwise prints the first problem with its byte offset and exits 1: the\n"
+	           "first damaged section (its index and kind), then the file's checksum.",
 	.min_pos = 1,
 	.max_pos = 1,
-	.opts = NULL,
+	.opts = opts,
 	.run = run,
 };

@@ -363,6 +363,14 @@ const char *hs_reader_string(const hs_reader *r, uint64_t id, size_t *len);
 int hs_reader_complete(const hs_reader *r);
 /* The first problem seen (with byte offset), or NULL. Owned by reader. */
 const char *hs_reader_error(const hs_reader *r);
+/* The latest problem seen, or NULL: after a -1 from hs_reader_next_section
+ * or hs_reader_next_record, that section's problem (the first problem may
+ * be the whole-file checksum, found at open). Owned by reader. */
+const char *hs_reader_last_error(const hs_reader *r);
+/* The file offset of the section header hs_reader_next_section reads
+ * next: where the damage is when that call returns -1 (the file's size
+ * when the sections ended without a trailer). */
+uint64_t hs_reader_offset(const hs_reader *r);
 /* Number of problems seen so far. */
 uint64_t hs_reader_problems(const hs_reader *r);
 uint64_t hs_reader_skipped(const hs_reader *r);

@@ -73,17 +73,18 @@ struct hs_reader {
 	hs_await *chain;
 	size_t chain_cap;
 	uint64_t problems, skipped;
-	char err[512];
+	char err[512];       /* the first problem */
+	char last[512];      /* the latest problem */
 };
 
 static void problem(hs_reader *r, const char *fmt, ...)
 {
-	if (!r->problems) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(r->err, sizeof(r->err), fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->last, sizeof(r->last), fmt, ap);
+	va_end(ap);
+	if (!r->problems)
+		memcpy(r->err, r->last, sizeof(r->err));
 	r->problems++;
 }
 
@@ -748,6 +749,16 @@ int hs_reader_complete(const hs_reader *r)
 const char *hs_reader_error(const hs_reader *r)
 {
 	return r->problems ? r->err : NULL;
+}
+
+const char *hs_reader_last_error(const hs_reader *r)
+{
+	return r->problems ? r->last : NULL;
+}
+
+uint64_t hs_reader_offset(const hs_reader *r)
+{
+	return r->pos;
 }
 
 uint64_t hs_reader_problems(const hs_reader *r)

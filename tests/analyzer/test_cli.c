@@ -111,3 +111,91 @@ Test(cli, verify_bad_files)
 	free(out);
 	free(path);
 }
+
+/* The offset of the first section of a kind, as the reader finds it. */
+static long section_offset(const char *path, unsigned kind)
+{
+	char err[256];
+	hs_reader *r = hs_reader_open(path, err, sizeof(err));
+	hs_section sec;
+	long at = -1;
+	cr_assert(r, "%s", err);
+	while (at < 0 && hs_reader_next_section(r, &sec) > 0)
+		if (sec.kind == kind)
+			at = (long)sec.offset;
+	hs_reader_free(r);
+	cr_assert(at >= 0, "no section of kind %u in %s", kind, path);
+	return at;
+}
+
+Test(cli, verify_json)
+{
+	char *path = small_dump("vj.hsnap"), *out;
+	cr_assert_eq(td_run(&out, "verify --json %s", path), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"ok\":true,"), "%s", out);
+	cr_assert(strstr(out, "\"objects\":4,\"references\":3,\"sections\":[{\"index\":0,"), "%s", out);
+	cr_assert(strstr(out, "\"kind\":\"objects\","), "%s", out);
+	cr_assert(strstr(out, "\"damage\":[],\"problem\":null}\n"), "%s", out);
+	free(out);
+	free(path);
+}
+
+/* Damage inside a section is named by that section first, then by the
+ * whole-file checksum it also breaks. */
+Test(cli, verify_names_the_damaged_section)
+{
+	char *path = small_dump("vd.hsnap"), *out;
+	long at = section_offset(path, HS_K_OBJECTS);
+	FILE *f = fopen(path, "r+b");
+	cr_assert(f);
+	cr_assert_eq(fseek(f, at + 40 + 2, SEEK_SET), 0);
+	int c = fgetc(f);
+	cr_assert_eq(fseek(f, at + 40 + 2, SEEK_SET), 0);
+	fputc(c ^ 0xff, f);
+	fclose(f);
+	cr_assert_eq(td_run(&out, "verify %s 2>&1", path), 1);
+	char want[512];
+	snprintf(want, sizeof(want),
+	         "heapsnap: '%s': section 3 (objects): section checksum mismatch (objects) at offset"
+	         " %ld; file checksum mismatch (trailer at offset ", path, at);
+	cr_assert(!strncmp(out, want, strlen(want)), "%s", out);
+	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "verify --json %s", path), 1);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"ok\":false,"), "%s", out);
+	snprintf(want, sizeof(want), "\"damage\":[{\"index\":3,\"kind\":\"objects\",\"offset\":%ld,"
+	         "\"problem\":\"section checksum mismatch (objects) at offset %ld\"},"
+	         "{\"index\":null,\"kind\":null,\"offset\":null,\"problem\":\"file checksum mismatch",
+	         at, at);
+	cr_assert(strstr(out, want), "%s", out);
+	free(out);
+	free(path);
+}
+
+Test(cli, graph_and_report_json)
+{
+	char *path = small_dump("gj.hsnap"), *svg = td_path("gj.svg"), *html = td_path("gj.html");
+	char *out, want[512];
+	cr_assert_eq(td_run(&out, "graph %s 0x3000 -o %s --json", path, svg), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	snprintf(want, sizeof(want), "{\"file\":\"%s\",\"format\":\"svg\",\"bytes\":", svg);
+	cr_assert(!strncmp(out, want, strlen(want)), "%s", out);
+	cr_assert(strstr(out, ",\"caption\":\"who holds int at 0x3000\",\"starts\":[\"0x3000\"],"
+	                      "\"nodes\":3}\n"),
+	          "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "report %s -o %s --json", path, html), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	snprintf(want, sizeof(want), "{\"file\":\"%s\",\"bytes\":", html);
+	cr_assert(!strncmp(out, want, strlen(want)), "%s", out);
+	snprintf(want, sizeof(want), "\"dumps\":[\"%s\"],\"leak_groups\":null,\"pictures\":1,"
+	         "\"rows\":{\"dumps\":1,\"leaks\":0,\"largest\":4,\"types\":3,\"tasks\":0,"
+	         "\"sites\":0}}\n", path);
+	cr_assert(strstr(out, want), "%s", out);
+	free(out);
+	free(html);
+	free(svg);
+	free(path);
+}
