@@ -514,6 +514,13 @@ static int root_words(uint32_t kind, const char *rname, const char *type, const 
 		return hsa_str_printf(out, "sys.__dict__");
 	case HS_R_ASYNC_TASK:
 		return hsa_str_printf(out, "asyncio task");
+	case HS_R_HELD_FROM_C:
+		/* the dumper names the C holders it knows: "registered with
+		 * atexit (callback 3 of 5)" */
+		if (rname)
+			return hsa_str_printf(out, "%s%s%.*s %s", tshort, olen ? " " : "", (int)olen,
+			                      olen ? oname : "", rname);
+		/* fall through */
 	default:
 		return hsa_str_printf(out, "%s%s%s%.*s%s", kind == HS_R_STATIC ? "static " : "", tshort,
 		                      olen ? " " : "", (int)olen, olen ? oname : "",

@@ -14,7 +14,14 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "map.h"
 
 int hsd_root(struct hsd_ctx *c, uintptr_t addr, uint32_t kind,
              uint64_t name, uint64_t extra)
@@ -179,16 +186,153 @@ static int is_interp_root(struct hsd_ctx *c, PyObject *o)
 	       o == c->interp->sysdict;
 }
 
+/* What the interpreter holds from C, by holder: the held-from-C root of
+ * such an object is named for it: "registered with atexit (callback 2
+ * of 5)", rather than "held from C". Keys are addresses; v2 is HOLDER_NAMED (v1 the name's string
+ * id) or HOLDER_NONE (no C holder: a module's __dict__, whose extra
+ * reference is the running frames' value stacks, which the walk cannot
+ * see; the module root reaches it). */
+enum { HOLDER_NAMED = 1, HOLDER_NONE = 2 };
+
+struct holders {
+	struct hsd_ctx *c;
+	struct hsd_map map;
+};
+
+static int holder(struct holders *h, PyObject *o, int how, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int holder(struct holders *h, PyObject *o, int how, const char *fmt, ...)
+{
+	if (!o)
+		return 0;
+	struct hsd_map_entry *e = hsd_map_get(&h->map, (uintptr_t)o, 0);
+	if (!e)
+		return hsd_fail(h->c, ENOMEM, "out of memory naming C holders");
+	if (e->v2)
+		return 0;
+	e->v2 = (uint64_t)how;
+	if (how == HOLDER_NAMED) {
+		char name[160];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(name, sizeof(name), fmt, ap);
+		va_end(ap);
+		e->v1 = hsd_intern_cstr(h->c, name);
+	}
+	return 0;
+}
+
+static int static_type_dicts(struct holders *h)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+	size_t n = h->c->interp->types.builtins.num_initialized;
+	managed_static_type_state *st = h->c->interp->types.builtins.initialized;
+#elif PY_VERSION_HEX >= 0x030C0000
+	size_t n = h->c->interp->types.num_builtins_initialized;
+	static_builtin_state *st = h->c->interp->types.builtins;
+#else
+	/* 3.11 keeps a static type's __dict__ in the type: an edge */
+	size_t n = 0;
+	struct { PyTypeObject *type; PyObject *tp_dict; } *st = NULL;
+#endif
+	for (size_t i = 0; i < n; i++) {
+		char tname[120];
+		if (!st[i].type)
+			continue;
+		hsd_type_name(st[i].type, tname, sizeof(tname));
+		if (holder(h, st[i].tp_dict, HOLDER_NAMED, "held by the interpreter as the __dict__ of type %s", tname) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int signal_handlers(struct holders *h)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+	for (int sig = 1; sig < Py_NSIG; sig++) {
+#if PY_VERSION_HEX >= 0x030D0000
+		PyObject *f = _PyRuntime.signals.handlers[sig].func;
+#else
+		PyObject *f = (PyObject *)_PyRuntime.signals.handlers[sig].func._value;
+#endif
+		const char *abbrev = sigabbrev_np(sig);
+		if (f && holder(h, f, HOLDER_NAMED, "registered as the handler of SIG%s",
+		                abbrev ? abbrev : "?") < 0)
+			return -1;
+	}
+#else
+	/* 3.11 keeps the handlers in signalmodule.c's static array */
+	(void)h;
+#endif
+	return 0;
+}
+
+static int c_holders(struct holders *h)
+{
+	PyInterpreterState *interp = h->c->interp;
+	struct atexit_state *ax = &interp->atexit;
+	for (int i = 0; i < ax->ncallbacks; i++) {
+		if (!ax->callbacks[i])
+			continue;
+		if (holder(h, ax->callbacks[i]->func, HOLDER_NAMED, "registered with atexit (callback %d of %d)",
+		           i + 1, ax->ncallbacks) < 0 ||
+		    holder(h, ax->callbacks[i]->args, HOLDER_NAMED,
+		           "held by atexit callback %d of %d as its arguments", i + 1, ax->ncallbacks) < 0 ||
+		    holder(h, ax->callbacks[i]->kwargs, HOLDER_NAMED,
+		           "held by atexit callback %d of %d as its keyword arguments", i + 1,
+		           ax->ncallbacks) < 0)
+			return -1;
+	}
+#if PY_VERSION_HEX >= 0x030D0000
+	PyObject *search = interp->codecs.search_path, *cache = interp->codecs.search_cache,
+		 *errors = interp->codecs.error_registry;
+#else
+	PyObject *search = interp->codec_search_path, *cache = interp->codec_search_cache,
+		 *errors = interp->codec_error_registry;
+#endif
+	if (holder(h, interp->audit_hooks, HOLDER_NAMED, "held by the interpreter as the sys.addaudithook hooks") < 0 ||
+	    holder(h, search, HOLDER_NAMED, "held by the interpreter as the codecs.register search functions") < 0 ||
+	    holder(h, cache, HOLDER_NAMED, "held by the interpreter as the codecs lookup cache") < 0 ||
+	    holder(h, errors, HOLDER_NAMED, "held by the interpreter as the codecs.register_error handlers") < 0 ||
+	    holder(h, interp->before_forkers, HOLDER_NAMED, "held by the interpreter as the os.register_at_fork(before=) callbacks") < 0 ||
+	    holder(h, interp->after_forkers_parent, HOLDER_NAMED,
+	           "held by the interpreter as the os.register_at_fork(after_in_parent=) callbacks") < 0 ||
+	    holder(h, interp->after_forkers_child, HOLDER_NAMED,
+	           "held by the interpreter as the os.register_at_fork(after_in_child=) callbacks") < 0 ||
+	    static_type_dicts(h) < 0 || signal_handlers(h) < 0)
+		return -1;
+	PyObject *modules = hsd_interp_modules(interp);
+	Py_ssize_t pos = 0;
+	PyObject *k, *v;
+	while (modules && PyDict_Check(modules) && PyDict_Next(modules, &pos, &k, &v))
+		if (PyModule_Check(v) && holder(h, PyModule_GetDict(v), HOLDER_NONE, NULL) < 0)
+			return -1;
+	return 0;
+}
+
 static int held(void *arg, uintptr_t addr, uint32_t surplus)
 {
-	struct hsd_ctx *c = arg;
+	struct holders *h = arg;
+	struct hsd_ctx *c = h->c;
 	PyObject *o = (PyObject *)addr;
 	if (hsd_is_immortal(o) || is_interp_root(c, o) || hsd_task_is_root(c, o))
 		return 0;
-	return hsd_root(c, addr, HS_R_HELD_FROM_C, 0, surplus);
+	/* a lookup: an absent key is added zeroed, which reads "unnamed" */
+	struct hsd_map_entry *e = hsd_map_get(&h->map, addr, 0);
+	if (!e)
+		return hsd_fail(c, ENOMEM, "out of memory naming C holders");
+	if (e->v2 == HOLDER_NONE)
+		return 0;
+	return hsd_root(c, addr, HS_R_HELD_FROM_C, e->v2 == HOLDER_NAMED ? e->v1 : 0, surplus);
 }
 
 int hsd_held_from_c(struct hsd_ctx *c)
 {
-	return hsd_addrmap_surplus(&c->map, held, c);
+	struct holders h = { c, { 0 } };
+	int rc = c_holders(&h);
+	if (!rc)
+		rc = hsd_addrmap_surplus(&c->map, held, &h);
+	hsd_map_free(&h.map);
+	return rc;
 }

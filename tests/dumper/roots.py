@@ -8,8 +8,11 @@ usage: roots.py DUMP VIEW
   local ID                 a local variable of the worker's frame
   main IDENT               the main thread
   modules N ID             modules in sys.modules; the threading module
+  atexit K N               the held method is atexit's callback K of N
+  signal ID MINOR          the SIGUSR2 handler; Python's minor version
 """
 import atexit
+import signal
 import sys
 import threading
 import time
@@ -44,11 +47,16 @@ def waiting(t):
     return f is not None and f is not inner and f.f_lineno == WAIT_LINE
 
 
+def on_usr2(signum, frame):
+    pass
+
+
 def main(dump_path, view_path):
     m = Held().close
     atexit.register(m)
     held = id(m)
     del m
+    signal.signal(signal.SIGUSR2, on_usr2)
     started, ev = threading.Event(), threading.Event()
     t = threading.Thread(target=blocked_worker, args=(started, ev),
                          name="worker-A")
@@ -61,6 +69,8 @@ def main(dump_path, view_path):
     with open(view_path, "w") as f:
         f.write("modules %d %x\n" % (nmods, id(threading)))
         f.write("held %x\n" % held)
+        f.write("atexit %d %d\n" % (atexit._ncallbacks(), atexit._ncallbacks()))
+        f.write("signal %x %d\n" % (id(on_usr2), sys.version_info[1]))
         f.write("thread %d worker-A %d\n" % (t.ident, WAIT_LINE))
         f.write("local %x\n" % shared[0])
         f.write("main %d\n" % threading.main_thread().ident)
@@ -68,5 +78,12 @@ def main(dump_path, view_path):
     t.join()
 
 
+# Run again through runpy, as `python -m heapsnap run` does: the module's
+# __dict__ then has a reference on a running frame's value stack (exec's
+# argument), which the walk cannot see; it must not make the dict a
+# held-from-C root.
 if __name__ == "__main__":
+    import runpy
+    runpy.run_path(__file__, run_name="roots_run")
+elif __name__ == "roots_run":
     main(sys.argv[1], sys.argv[2])

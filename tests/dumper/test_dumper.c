@@ -509,9 +509,9 @@ Test(dumper, roots_threads_and_held_from_c)
 	load_dump(&d, dir, "roots.hsnap");
 	char *text = t_slurp(viewp, NULL);
 	cr_assert(text);
-	unsigned long held = 0, local = 0, threading_mod = 0, nmods = 0;
+	unsigned long held = 0, local = 0, threading_mod = 0, nmods = 0, handler = 0;
 	unsigned long long ident = 0, mainid = 0;
-	unsigned line = 0;
+	unsigned line = 0, ax_k = 0, ax_n = 0, minor = 0;
 	char tname[64] = "";
 	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
 		sscanf(l, "held %lx", &held);
@@ -519,9 +519,12 @@ Test(dumper, roots_threads_and_held_from_c)
 		sscanf(l, "local %lx", &local);
 		sscanf(l, "main %llu", &mainid);
 		sscanf(l, "modules %lu %lx", &nmods, &threading_mod);
+		sscanf(l, "atexit %u %u", &ax_k, &ax_n);
+		sscanf(l, "signal %lx %u", &handler, &minor);
 	}
 	free(text);
-	cr_assert(held && local && ident && mainid && line);
+	cr_assert(held && local && ident && mainid && line && ax_k && handler && minor);
+	char want[64];
 
 	/* the interpreter's tables, and each module by its sys.modules key */
 	unsigned long tables = 0, named = 0;
@@ -542,11 +545,38 @@ Test(dumper, roots_threads_and_held_from_c)
 	cr_expect_eq(named, nmods, "%lu named module roots for %lu modules", named, nmods);
 	cr_expect(threading_ok, "no module root 'threading' at the module's address");
 
-	/* atexit's list is C memory: the method is held from C, surplus 1 */
+	/* atexit's list is C memory: the method is held from C, surplus 1,
+	 * and the root names the holder */
 	const hs_root *r = find_root(&d, held, HS_R_HELD_FROM_C);
 	cr_expect(r, "the atexit-held method is not a held-from-C root");
-	if (r)
+	if (r) {
 		cr_expect_eq(r->extra, 1);
+		snprintf(want, sizeof(want), "registered with atexit (callback %u of %u)", ax_k, ax_n);
+		cr_expect_str_eq(r->name ? t_str(&d, r->name) : "", want);
+	}
+	/* 3.12 keeps signal handlers in _PyRuntime, where the dumper reads
+	 * them; 3.11 in signalmodule.c's static array (anonymous there) */
+	r = find_root(&d, handler, HS_R_HELD_FROM_C);
+	cr_expect(r, "the SIGUSR2 handler is not a held-from-C root");
+	if (r && minor >= 12)
+		cr_expect_str_eq(r->name ? t_str(&d, r->name) : "", "registered as the handler of SIGUSR2");
+	/* a module's __dict__ is reached from its module root: never a
+	 * held-from-C root of its own */
+	unsigned long dicts = 0;
+	for (size_t i = 0; i < d.nroots; i++) {
+		struct t_obj *mod = d.roots[i].kind == HS_R_MODULES && d.roots[i].name
+		                    ? t_find(&d, d.roots[i].addr) : NULL;
+		for (size_t j = 0; mod && j < mod->nedges; j++) {
+			const struct t_edge *e = &d.edges[mod->edge0 + j];
+			if (e->kind != HS_E_DICT_ATTR)
+				continue;
+			dicts++;
+			cr_expect_null(find_root(&d, e->dst, HS_R_HELD_FROM_C),
+			               "module %s's __dict__ is a held-from-C root",
+			               t_str(&d, d.roots[i].name));
+		}
+	}
+	cr_expect_gt(dicts, 10);
 	struct t_obj *m = t_find(&d, held);
 	cr_assert(m);
 	cr_expect_str_eq(t_type_name(&d, m), "method");
@@ -555,7 +585,7 @@ Test(dumper, roots_threads_and_held_from_c)
 		const struct t_edge *e = &d.edges[m->edge0 + i];
 		struct t_obj *o = t_find(&d, e->dst);
 		self_ok |= e->kind == HS_E_SELF && o &&
-		           strcmp(t_type_name(&d, o), "__main__.Held") == 0;
+		           strcmp(t_type_name(&d, o), "roots_run.Held") == 0;
 	}
 	cr_expect(self_ok, "the method's __self__ is not the Held instance");
 
@@ -573,7 +603,6 @@ Test(dumper, roots_threads_and_held_from_c)
 	cr_expect_eq(mainth->flags, 3);
 	cr_expect_eq(worker->flags, 0);
 	cr_expect(t_find(&d, worker->frame), "innermost frame not in the dump");
-	char want[64];
 	snprintf(want, sizeof(want), "roots.py:%u", line);
 	const hs_root *fr = NULL;
 	for (size_t i = 0; i < d.nroots; i++) {
