@@ -6,6 +6,7 @@
 
 #include "util.h"
 #include "db.h"
+#include "memory.h"
 
 static const char *const totals[] = {
 	"objects", "bytes", "references", "roots", "types", "reachable", "reachable_bytes",
@@ -75,6 +76,9 @@ static void print_json(info *in)
 	for (size_t i = 0; i < NTOTALS; i++)
 		hsa_json_int(&j, totals[i], in->total[i]);
 	hsa_json_close(&j);
+	hsa_mem m;
+	hsa_mem_read(in->db, &m);
+	hsa_mem_json(&j, "memory", &m);
 	hsa_json_close(&j);
 	hsa_json_finish(&j);
 }
@@ -126,6 +130,12 @@ static int print_text(info *in)
 		printf("  dropped     %" PRId64 " repeated objects, %" PRId64
 		       " references and %" PRId64 " roots to objects not in the dump\n",
 		       t[10], t[11], t[12]);
+	hsa_mem m;
+	hsa_mem_read(in->db, &m);
+	if (hsa_mem_print(stdout, "  memory      ", &m, NULL, NULL)) {
+		snprintf(in->err, sizeof(in->err), "out of memory");
+		return -1;
+	}
 	return 0;
 fail:
 	sqlite3_finalize(st);

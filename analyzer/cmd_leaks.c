@@ -34,6 +34,7 @@ static void print_json(const hsa_leak_report *r, char **dumps, uint64_t max)
 	if (r->weak)
 		hsa_json_str(&j, "caveat", caveat);
 	hsa_json_uint(&j, "candidates", r->candidates);
+	hsa_mem_leaks_json(&j, r);
 	hsa_json_array(&j, "groups");
 	for (uint64_t i = 0; i < r->ngroups && i < max; i++) {
 		const hsa_leak_group *g = &r->groups[i];
@@ -101,6 +102,7 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 			printf(", %s the same as in dump %d", hsa_human_count(r->matched[k], b), k);
 		printf("\n");
 	}
+	hsa_mem_print(stdout, "memory    ", &r->mem[L], &r->mem[0], "dump 1");
 	if (r->weak)
 		printf("%s.\n", caveat);
 	if (r->weak)
@@ -108,15 +110,21 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 	else
 		printf("candidates: %s objects created after dump 1 and alive in every later dump\n",
 		       hsa_human_count(r->candidates, a));
-	if (!r->ngroups) {
+	if (!r->ngroups && !r->unexplained) {
 		printf("\nno leak found: no group of them (type, allocation site, path) grew in every"
 		       " dump.\n");
 		return;
 	}
-	printf("\n%" PRIu64 " growing group%s, largest retained growth first:\n", r->ngroups,
+	if (!r->ngroups)
+		printf("\nno group of objects grew in every dump, but memory no Python object"
+		       " explains did:\n");
+	else
+		printf("\n%" PRIu64 " growing group%s, largest retained growth first:\n", r->ngroups,
 	       r->ngroups == 1 ? "" : "s");
 	for (uint64_t i = 0; i < r->ngroups && i < max; i++) {
 		const hsa_leak_group *g = &r->groups[i];
+		if (r->unexplained && r->unexplained_rank == i)
+			hsa_mem_leaks_print(stdout, r);
 		printf("\n#%" PRIu64 " %s\n", i + 1, hsa_tty(&t1, g->sentence));
 		printf("   type      %s%s%s\n", hsa_tty(&t1, g->type), g->via ? ", held in " : "",
 		       hsa_tty(&t2, g->via));
@@ -146,6 +154,9 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 			printf(" %s", dumps[k]);
 		printf(" --leak %" PRIu64 " -o leak%" PRIu64 ".svg\n", i + 1, i + 1);
 	}
+	/* ranked after every group shown: still shown */
+	if (r->unexplained && r->unexplained_rank >= (r->ngroups < max ? r->ngroups : max))
+		hsa_mem_leaks_print(stdout, r);
 	if (r->ngroups > max)
 		printf("\n(%" PRIu64 " more; see -n)\n", r->ngroups - max);
 	hsa_str_free(&t1);

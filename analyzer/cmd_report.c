@@ -104,6 +104,17 @@ static int dumps_section(report *r)
 		free(taken);
 	}
 	fputs("</tbody>\n</table>\n", r->f);
+	hsa_mem m[2];
+	hsa_str line = {0};
+	hsa_mem_read(r->db[0], &m[0]);
+	hsa_mem_read(r->last, &m[1]);
+	if (!rc && m[1].known &&
+	    !(rc = hsa_mem_line(&m[1], r->n > 1 ? &m[0] : NULL, "dump 1", &line))) {
+		fputs("<p>Memory of the last dump: ", r->f);
+		hsa_html_esc(r->f, line.s, line.len);
+		fputs("</p>\n", r->f);
+	}
+	hsa_str_free(&line);
 	return rc;
 }
 
@@ -184,6 +195,17 @@ static int leaks_section(report *r)
 	if (l->weak)
 		fputs("<p class=\"muted\">Only two dumps: per-request objects alive at the second dump"
 		      " look the same as leaks; a third dump confirms what survives.</p>\n", r->f);
+	if (l->unexplained) {
+		hsa_str s = {0};
+		if (hsa_mem_sentence(l->mem, l->ndumps, &s)) {
+			snprintf(r->err, sizeof(r->err), "out of memory");
+			return -1;
+		}
+		fputs("<p class=\"finding\"><strong>Outside Python objects:</strong> ", r->f);
+		hsa_html_esc(r->f, s.s, s.len);
+		fputs("</p>\n", r->f);
+		hsa_str_free(&s);
+	}
 	fputs("<table id=\"leak-table\">\n<thead><tr><th class=\"n\">#</th><th>objects</th>"
 	      "<th class=\"n\">count per dump</th><th class=\"n\">retained</th>"
 	      "<th class=\"n\">growth</th><th>held by</th><th>allocated at</th></tr></thead>\n"

@@ -224,31 +224,26 @@ void hsa_mem_leaks(hsa_leak_report *r)
 		r->unexplained_rank++;
 }
 
-int hsa_mem_leaks_print(FILE *f, const hsa_leak_report *r)
+void hsa_mem_leaks_print(FILE *f, const hsa_leak_report *r)
 {
 	int n = r->ndumps;
 	hsa_str s = {0};
 	char b[40];
-	int rc = hsa_mem_sentence(r->mem, n, &s);
-	if (!rc) {
-		fprintf(f, "\n#native %s\n   outside   ", s.s);
-		for (int k = 0; k < n; k++)
-			fprintf(f, "%s%s", k ? " → " : "", size_text(r->mem[k].unexplained, b));
-		fprintf(f, " (malloc outside objects + other)\n");
-		rc = hsa_mem_print(f, "   memory    ", &r->mem[n - 1], &r->mem[0], "dump 1");
-		fprintf(f, "   next      memray run --native, heaptrack or valgrind --tool=massif"
-		           " show the C code that allocates it\n");
-	}
+	if (hsa_mem_sentence(r->mem, n, &s))
+		return;
+	fprintf(f, "\n#native %s\n   outside   ", s.s);
+	for (int k = 0; k < n; k++)
+		fprintf(f, "%s%s", k ? " → " : "", size_text(r->mem[k].unexplained, b));
+	fprintf(f, " (malloc outside objects + other)\n");
+	fprintf(f, "   next      memray run --native, heaptrack or valgrind --tool=massif"
+	           " show the C code that allocates it\n");
 	hsa_str_free(&s);
-	return rc;
 }
 
-int hsa_mem_leaks_json(hsa_json *j, const hsa_leak_report *r)
+void hsa_mem_leaks_json(hsa_json *j, const hsa_leak_report *r)
 {
 	hsa_str s = {0};
 	int n = r->ndumps;
-	if (r->unexplained && hsa_mem_sentence(r->mem, n, &s))
-		return -1;
 	hsa_json_open(j, "memory");
 	hsa_mem_json_dumps(j, "dumps", r->mem, n);
 	if (r->unexplained) {
@@ -256,12 +251,11 @@ int hsa_mem_leaks_json(hsa_json *j, const hsa_leak_report *r)
 		/* 1-based, among the groups ranked by retained growth */
 		hsa_json_uint(j, "rank", r->unexplained_rank + 1);
 		hsa_json_int(j, "growth", r->mem[n - 1].unexplained - r->mem[0].unexplained);
-		hsa_json_str(j, "sentence", s.s);
+		hsa_json_str(j, "sentence", hsa_mem_sentence(r->mem, n, &s) ? "" : s.s);
 		hsa_json_close(j);
 	} else {
 		hsa_json_null(j, "unexplained");
 	}
 	hsa_json_close(j);
 	hsa_str_free(&s);
-	return 0;
 }

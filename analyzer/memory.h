@@ -88,10 +88,11 @@ int hsa_mem_sentence(const hsa_mem *m, int n, hsa_str *out);
 struct hsa_leak_report;
 void hsa_mem_leaks(struct hsa_leak_report *r);
 
-/* The finding as 'leaks' prints it: "#native <sentence>" and its figures,
- * lead before each line; "memory" in JSON ({"dumps": [...], "unexplained":
- * {"rank", "growth", "sentence"} or null}). Return 0 or -1 (no memory). */
-int hsa_mem_leaks_print(FILE *f, const struct hsa_leak_report *r);
-int hsa_mem_leaks_json(hsa_json *j, const struct hsa_leak_report *r);
+/* The finding as 'leaks' prints it: "#native <sentence>", its growth per
+ * dump and where to look next (nothing when out of memory); "memory" in
+ * JSON ({"dumps": [...], "unexplained": {"rank", "growth", "sentence"} or
+ * null}). */
+void hsa_mem_leaks_print(FILE *f, const struct hsa_leak_report *r);
+void hsa_mem_leaks_json(hsa_json *j, const struct hsa_leak_report *r);
 
 #endif
