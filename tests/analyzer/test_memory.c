@@ -256,3 +256,44 @@ Test(memory, diff_shows_the_line)
 	free(a);
 	free(b);
 }
+
+Test(memory, info_leaks_and_report_show_it)
+{
+	char *d[3], *out = NULL, *html = td_path("mem-report.html");
+	figures f = rest;
+	for (int k = 0; k < 3; k++, f.rss += 8, f.in_use += 8)
+		d[k] = mem_dump("cmds", k + 1, &f);
+	cr_assert_eq(td_run(&out, "info %s", d[2]), 0, "%s", out);
+	cr_assert(strstr(out, "\n  memory      RSS 116.0 MiB = Python objects 10.0 MiB +"), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "info %s --json", d[2]), 0, "%s", out);
+	cr_assert(td_json_ok(out) && strstr(out, "\"memory\":{\"rss\":121634816,"), "%s", out);
+	free(out);
+
+	cr_assert_eq(td_run(&out, "leaks %s %s %s", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert(strstr(out, "\nmemory    RSS 116.0 MiB (+16.0 MiB since dump 1) = Python objects"),
+	          "%s", out);
+	cr_assert(strstr(out, "\nno group of objects grew in every dump, but memory no Python object"
+	                      " explains did:\n\n#native memory no Python object explains grew from"
+	                      " 73.0 MiB to 89.0 MiB (+16.0 MiB)"),
+	          "%s", out);
+	cr_assert(strstr(out, "\n   outside   73.0 MiB → 81.0 MiB → 89.0 MiB"), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "leaks %s %s %s --json", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert(td_json_ok(out) && strstr(out, "\"unexplained\":{\"rank\":1,\"growth\":16777216,"),
+	          "%s", out);
+	free(out);
+
+	cr_assert_eq(td_run(&out, "report %s %s %s -o %s", d[0], d[1], d[2], html), 0, "%s", out);
+	free(out);
+	char *page = td_read(html);
+	cr_assert(strstr(page, "<p>Memory of the last dump: RSS 116.0 MiB (+16.0 MiB since dump 1) ="),
+	          "%s", page);
+	cr_assert(strstr(page, "<strong>Outside Python objects:</strong> memory no Python object"
+	                       " explains grew"),
+	          "%s", page);
+	free(page);
+	for (int k = 0; k < 3; k++)
+		free(d[k]);
+	free(html);
+}
