@@ -162,14 +162,10 @@ void hsa_names_free(hsa_names *t)
 
 /* ---- reading a dump ---------------------------------------------------- */
 
-void hsa_snap_free(hsa_snap *s)
+/* The per-object arrays read_objects fills. */
+static void free_objects(hsa_snap *s)
 {
-	if (!s)
-		return;
-	free(s->path);
-	sqlite3_close(s->db);
 	free(s->addr);
-	free(s->type);
 	free(s->flags);
 	free(s->trace);
 	free(s->parent);
@@ -179,6 +175,21 @@ void hsa_snap_free(hsa_snap *s)
 	free(s->pkind);
 	free(s->plabel);
 	free(s->sketch);
+	s->addr = s->retained = s->size = s->sketch = NULL;
+	s->flags = NULL;
+	s->trace = s->plabel = NULL;
+	s->parent = s->idom = NULL;
+	s->pkind = NULL;
+}
+
+void hsa_snap_free(hsa_snap *s)
+{
+	if (!s)
+		return;
+	free(s->path);
+	sqlite3_close(s->db);
+	free_objects(s);
+	free(s->type);
 	free(s->trace_site);
 	free(s->trace_all);
 	free(s->roots);
@@ -204,6 +215,7 @@ typedef struct job {
 	uint64_t *shash;   /* [nstrings + 1] hash of each string of the database */
 	uint64_t nstrings;
 	uint32_t *vhash;   /* [n] hash of each object's value preview, 0 for none */
+	uint32_t *depth;   /* [n] the database's depth, to check the parents */
 	uint64_t cancelled; /* shash of "_cancelled" */
 	uint32_t vtrue;     /* vhash of True */
 	char err[1024];
@@ -255,7 +267,7 @@ static int read_strings(job *jb)
 		if (id >= 1 && id <= n)
 			jb->shash[id] = bytes_hash(text, (size_t)sqlite3_column_bytes(st, 1));
 	}
-	rc = r == SQLITE_DONE ? 0 : -1;
+	rc = r == SQLITE_DONE ? 0 : read_failed(s, 0, jb->err, sizeof(jb->err));
 done:
 	sqlite3_finalize(st);
 	return rc;
@@ -268,9 +280,28 @@ static uint64_t evidence_bit(int kind, uint64_t label, uint32_t vhash)
 	return 1ull << (mix(((uint64_t)(unsigned)kind << 56) ^ label ^ ((uint64_t)vhash << 20)) & 63);
 }
 
+/* Whether every BFS parent is an object one step nearer a root: a
+ * crafted or damaged database could make the parents loop. Returns 0, or
+ * 1 with jb->err saying which object is wrong. */
+static int parents_damaged(job *jb)
+{
+	const hsa_snap *s = jb->s;
+	for (uint64_t v = 0; v < s->n; v++) {
+		hsa_node p = s->parent[v];
+		if (p != HSA_NONE && (p >= s->n || jb->depth[p] + 1 != jb->depth[v])) {
+			snprintf(jb->err, sizeof(jb->err),
+			         "the path of object %" PRIu64 " to a root breaks at object %" PRIu64,
+			         v + 1, (uint64_t)p + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The objects table into arrays, then the kind and label of every
  * object's reference from its BFS parent: one pass over the edges rows
- * is far cheaper than a lookup per object. */
+ * is far cheaper than a lookup per object. Returns 0, -1 with jb->err, or
+ * 1 for a database whose parents are inconsistent (jb->err says why). */
 static int read_objects(job *jb)
 {
 	hsa_snap *s = jb->s;
@@ -300,8 +331,10 @@ static int read_objects(job *jb)
 	s->plabel = calloc(c, sizeof(uint32_t));
 	s->sketch = calloc(c, sizeof(uint64_t));
 	jb->vhash = calloc(c, sizeof(uint32_t));
+	jb->depth = calloc(c, sizeof(uint32_t));
 	if (!s->addr || !jb->db_type || !s->flags || !s->trace || !s->parent || !s->idom ||
-	    !s->retained || !s->size || !s->pkind || !s->plabel || !s->sketch || !jb->vhash) {
+	    !s->retained || !s->size || !s->pkind || !s->plabel || !s->sketch || !jb->vhash ||
+	    !jb->depth) {
 		nomem = 1;
 		goto done;
 	}
@@ -310,7 +343,7 @@ static int read_objects(job *jb)
 	memset(s->pkind, 0xff, c);
 	if (!(st = hsa_db_prepare(s->db,
 	                          "SELECT id, addr, type, flags, trace, reachable, parent, idom,"
-	                          " retained, size, value FROM objects",
+	                          " retained, size, value, depth FROM objects",
 	                          jb->err, sizeof(jb->err))))
 		goto done;
 	int r;
@@ -329,6 +362,7 @@ static int read_objects(job *jb)
 		s->idom[v] = node_or_none(st, 7);
 		s->retained[v] = (uint64_t)sqlite3_column_int64(st, 8);
 		s->size[v] = (uint64_t)sqlite3_column_int64(st, 9);
+		jb->depth[v] = (uint32_t)sqlite3_column_int64(st, 11);
 		if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
 			const void *val = sqlite3_column_blob(st, 10);
 			uint32_t h = (uint32_t)bytes_hash(val, (size_t)sqlite3_column_bytes(st, 10));
@@ -342,6 +376,11 @@ static int read_objects(job *jb)
 	if (r != SQLITE_DONE)
 		goto done;
 	sqlite3_finalize(st);
+	st = NULL;
+	if (parents_damaged(jb)) {
+		rc = 1;
+		goto done;
+	}
 	/* The edges rows' JSON parsed here: the refs view's json_each costs
 	 * ten times more per reference. */
 	if (!(st = hsa_db_prepare(s->db, "SELECT id, refs FROM edges WHERE refs IS NOT NULL",
@@ -382,6 +421,8 @@ done:
 	if (rc && !jb->err[0])
 		read_failed(s, nomem, jb->err, sizeof(jb->err));
 	sqlite3_finalize(st);
+	free(jb->depth);
+	jb->depth = NULL;
 	return rc;
 }
 
@@ -395,7 +436,26 @@ static void *job_main(void *arg)
 		sqlite3_exec(jb->s->db, "PRAGMA cache_size=-4096", NULL, NULL, NULL);
 		jb->cancelled = bytes_hash("_cancelled", 10);
 		jb->vtrue = (uint32_t)bytes_hash("True", 4);
-		jb->rc = read_strings(jb) || read_objects(jb) ? -1 : 0;
+		jb->rc = read_strings(jb) ? -1 : read_objects(jb);
+		if (jb->rc == 1) {
+			/* a dump's damaged cache is loaded again, then read once more */
+			char why[sizeof(jb->err)];
+			snprintf(why, sizeof(why), "%s", jb->err);
+			jb->err[0] = 0;
+			free_objects(jb->s);
+			free(jb->db_type);
+			free(jb->vhash);
+			jb->db_type = NULL;
+			jb->vhash = NULL;
+			jb->rc = hsa_db_damaged(jb->s->db, why, jb->err, sizeof(jb->err)) ? -1
+			         : read_objects(jb);
+			if (jb->rc == 1) {
+				snprintf(why, sizeof(why), "%s", jb->err);
+				snprintf(jb->err, sizeof(jb->err), "'%.400s': damaged database (%.400s)",
+				         jb->s->path, why);
+				jb->rc = -1;
+			}
+		}
 		free(jb->shash);
 		free(jb->vhash);
 		jb->shash = NULL;
@@ -588,10 +648,10 @@ static int read_types(hsa_snap *s, const uint32_t *db_type, hsa_names *names, ch
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		const char *name = (const char *)sqlite3_column_text(st, 1);
-		if (id < 1 || id >= UINT32_MAX)
+		if (id < 0 || id >= UINT32_MAX)
 			continue;
 		if ((uint64_t)id >= nmap) {
-			uint64_t cap = (uint64_t)id * 2;
+			uint64_t cap = (uint64_t)id * 2 + 2;
 			uint32_t *p = realloc(map, cap * sizeof(uint32_t));
 			if (!p)
 				goto done;

@@ -170,6 +170,25 @@ Test(db, looping_parents_report)
 	free(html);
 }
 
+/* leaks and diff read the parents into memory (match.c) */
+Test(db, looping_parents_leaks)
+{
+	char *other = chain_dump("other.hsnap"), *cmd;
+	cr_assert(asprintf(&cmd, "leaks %%s %s", other) > 0);
+	parents_loop(cmd, "no leak found");
+	free(cmd);
+	free(other);
+}
+
+Test(db, looping_parents_diff)
+{
+	char *other = chain_dump("other.hsnap"), *cmd;
+	cr_assert(asprintf(&cmd, "diff %%s %s --new", other) > 0);
+	parents_loop(cmd, "0 objects");
+	free(cmd);
+	free(other);
+}
+
 static void wrong_header(const char *pragma, const char *why)
 {
 	char *dump = chain_dump("header.hsnap"), *db = db_of(dump), *out, *err, *args;
