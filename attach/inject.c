@@ -324,7 +324,10 @@ static int find_target(pid_t pid, const char *dir, struct target *tg, char *err,
 		const char *b = base_name(s->python_file), *p = strstr(b, "python");
 		char v[16];
 		snprintf(v, sizeof(v), "%s", p && p[6] ? p + 6 : "");
-		v[strspn(v, "0123456789.")] = '\0';
+		size_t n = strspn(v, "0123456789.");
+		while (n && v[n - 1] == '.')
+			n--;
+		v[n] = '\0';
 		snprintf(err, errlen, "process %ld runs Python %s, which heapsnap attach "
 		         "does not support (it has payloads for: %s)", (long)pid,
 		         v[0] ? v : "older than 3.11", have);

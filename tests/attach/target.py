@@ -1,0 +1,140 @@
+"""A service for heapsnap attach to dump: it never imports heapsnap.
+
+usage: target.py MODE READY_FILE [PORT_FILE]
+
+Builds a heap of about 200,000 objects, counts the objects it holds the way
+the dumper does (the GC's objects, then every untracked object reachable
+from them, dict keys and code objects' fields included), writes
+"COUNT PID\\n" to READY_FILE and then, by MODE:
+
+  sleep     the main thread in time.sleep(3600)
+  cpu       a CPU-bound loop that never releases the GIL on its own
+  asyncio   an idle asyncio server (the loop waits in epoll)
+  lock      the main thread blocked in a lock acquire
+  ccall     the main thread in a long C call (libc sleep through ctypes)
+  threads   four threads allocating and freeing, the main thread joining
+  serve     a TCP server (one thread per connection) answering each line
+            with its length; the port goes to PORT_FILE
+"""
+import asyncio
+import gc
+import os
+import sys
+import threading
+import time
+import types
+
+
+class Record:
+    def __init__(self, i):
+        self.name = "record-%d" % i
+        self.value = i * 1.5
+        self.tags = [i, str(i)]
+
+
+def build():
+    return [Record(i) for i in range(40000)]
+
+
+HEAP = build()
+
+
+def count():
+    """Objects reachable from the GC's lists, each once."""
+    gc.collect()
+    objs = gc.get_objects()
+    seen = {id(o) for o in objs}
+    seen.add(id(objs))
+    todo = list(objs)
+    hidden = 0
+    while todo:
+        o = todo.pop()
+        refs = gc.get_referents(o)
+        if type(o) is dict:
+            refs = list(refs) + list(o)
+        elif type(o) is types.CodeType:
+            refs = [o.co_consts, o.co_names, o.co_filename, o.co_name,
+                    o.co_qualname, o.co_linetable, o.co_exceptiontable]
+            # co_localsplusnames and co_localspluskinds, which Python
+            # shows only as new tuples: one tuple and one bytes object
+            names = o.co_varnames + o.co_cellvars + o.co_freevars
+            if names:
+                hidden += 2
+                refs += names
+        for r in refs:
+            if id(r) not in seen and not gc.is_tracked(r):
+                seen.add(id(r))
+                todo.append(r)
+    n = len(seen) - 1 + hidden
+    del objs, todo
+    return n
+
+
+def ready(n):
+    path = sys.argv[2]
+    with open(path + ".tmp", "w") as f:
+        f.write("%d %d\n" % (n, os.getpid()))
+    os.rename(path + ".tmp", path)
+
+
+def churn(stop):
+    keep = []
+    while not stop.is_set():
+        keep.append([str(i) for i in range(20)])
+        if len(keep) > 10:
+            del keep[:5]
+
+
+def serve():
+    import socket
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    with open(sys.argv[3], "w") as f:
+        f.write("%d\n" % srv.getsockname()[1])
+
+    def handle(conn):
+        with conn, conn.makefile("rb") as rf:
+            for line in rf:
+                conn.sendall(b"%d\n" % len(line))
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "threads":
+        stop = threading.Event()
+        workers = [threading.Thread(target=churn, args=(stop,)) for _ in range(4)]
+    ready(count())
+    if mode == "sleep":
+        time.sleep(3600)
+    elif mode == "cpu":
+        x = 0
+        while True:
+            x = (x + 1) % 1000003
+    elif mode == "asyncio":
+        async def run():
+            srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+            await srv.serve_forever()
+        asyncio.run(run())
+    elif mode == "lock":
+        lock = threading.Lock()
+        lock.acquire()
+        lock.acquire()
+    elif mode == "ccall":
+        import ctypes
+        ctypes.CDLL(None).sleep(3600)
+    elif mode == "threads":
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    elif mode == "serve":
+        serve()
+
+
+main()
