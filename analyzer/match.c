@@ -575,11 +575,20 @@ static int root_words(uint32_t kind, const char *rname, const char *type, const 
 	case HS_R_ASYNC_TASK:
 		return hsa_str_printf(out, "asyncio task");
 	case HS_R_HELD_FROM_C:
-		/* the dumper names the C holders it knows: "registered with
-		 * atexit (callback 3 of 5)" */
-		if (rname)
-			return hsa_str_printf(out, "%s%s%.*s %s", tshort, olen ? " " : "", (int)olen,
-			                      olen ? oname : "", rname);
+		/* the dumper names the C holders it knows, "registered with
+		 * atexit (callback 3 of 5)": numbers masked, as members of one
+		 * group differ in them */
+		if (rname) {
+			if (hsa_str_printf(out, "%s%s%.*s ", tshort, olen ? " " : "", (int)olen,
+			                   olen ? oname : ""))
+				return -1;
+			for (const char *p = rname; *p; p++)
+				if (!(*p >= '0' && *p <= '9') ? hsa_str_printf(out, "%c", *p)
+				    : p == rname || !(p[-1] >= '0' && p[-1] <= '9') ? hsa_str_printf(out, "*")
+				                                                   : 0)
+					return -1;
+			return 0;
+		}
 		/* fall through */
 	default:
 		return hsa_str_printf(out, "%s%s%s%.*s%s", kind == HS_R_STATIC ? "static " : "", tshort,
