@@ -5,7 +5,7 @@
  * Safety: the service itself only ever executes one injected fork() (and,
  * once the copy is gone, one wait4() that reaps it), each in a thread that
  * was stopped by ptrace and gets its registers back, an interrupted system
- * call restarted. Loading code and walking the heap happen in the copy,
+ * call restarted by the kernel. Loading code and walking the heap happen in the copy,
  * which the kernel kills with this process (PTRACE_O_EXITKILL) and which
  * is killed at the deadline. Consistency: the fork happens while every
  * thread is stopped and the GIL is free, or just after its holder released
@@ -47,10 +47,6 @@
 #define AREA_SIZE (8u << 20)   /* the copy's stack and our arguments */
 #define COPY_MIN_TIME 5.0      /* a copy always gets this long to dump */
 #define MAX_TRIES 5
-#define ERESTARTSYS 512
-#define ERESTARTNOINTR 513
-#define ERESTARTNOHAND 514
-#define ERESTART_RESTARTBLOCK 516
 #define RTLD_NOW_ 2
 #define DR7_WRITE_4 (1u | (1u << 16) | (3u << 18)) /* L0, write, 4 bytes */
 
@@ -755,30 +751,6 @@ gone:
 
 /* ---- injected calls ----------------------------------------------------- */
 
-/* The registers a stopped thread resumes with: an interrupted system call
- * is restarted here, as the kernel would have on resuming that stop, since
- * it is resumed from another stop whose path does not restart it. */
-static void for_resume(regs_t *r)
-{
-	if ((long)r->orig_rax < 0)
-		return;
-	switch ((long)r->rax) {
-	case -ERESTARTSYS:
-	case -ERESTARTNOINTR:
-	case -ERESTARTNOHAND:
-		r->rax = r->orig_rax;
-		r->rip -= 2;
-		break;
-	case -ERESTART_RESTARTBLOCK:
-		r->rax = SYS_restart_syscall;
-		r->rip -= 2;
-		break;
-	default:
-		return;
-	}
-	r->orig_rax = (unsigned long long)-1;
-}
-
 /* Steps a stopped thread through one syscall instruction. Returns the
  * system call's result, or -1 with *bad set when the thread did not come
  * back (fork_child gets the new process's pid from the event). */
@@ -828,7 +800,10 @@ static long step_syscall(struct tracer *tr, pid_t tid, uint64_t insn, const regs
 	return (long)r.rax;
 }
 
-/* Runs a system call in stopped thread t and puts its registers back. */
+/* Runs a system call in stopped thread t and puts its registers back. Its
+ * last stop is the single-step trap, a signal stop: resumed from there
+ * the kernel restarts a system call the thread was interrupted in
+ * (-ERESTARTSYS and kin in the saved registers), as from any stop. */
 static long inject_syscall(struct tracer *tr, pid_t tid, long nr, const unsigned long a[6],
                            pid_t *fork_child, int *bad)
 {
@@ -838,7 +813,6 @@ static long inject_syscall(struct tracer *tr, pid_t tid, long nr, const unsigned
 		return -1;
 	}
 	long ret = step_syscall(tr, tid, tr->tg->syscall_insn, &saved, nr, a, fork_child, bad);
-	for_resume(&saved);
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
 		*bad = 1;
 	return ret;

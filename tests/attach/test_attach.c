@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -91,6 +93,13 @@ struct target {
 	char ver[16];
 };
 
+/* A target dies with the test, even one cut short by a failed assert. */
+static void die_with_parent(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Starts target.py MODE under python and waits for its count. */
 static void start(struct target *t, const char *python, const char *mode, const char *dir)
 {
@@ -100,7 +109,7 @@ static void start(struct target *t, const char *python, const char *mode, const 
 	snprintf(log, sizeof(log), "%s/%s-%s.log", dir, mode, t->ver);
 	snprintf(port, sizeof(port), "%s/%s.port", dir, mode);
 	char *argv[] = { (char *)python, script, (char *)mode, ready, port, NULL };
-	t->pid = t_spawn(log, argv, NULL, NULL);
+	t->pid = t_spawn(log, argv, die_with_parent, NULL);
 	cr_assert(t->pid > 0);
 	double end = now() + 60;
 	FILE *f = NULL;
@@ -163,8 +172,28 @@ static char state_of(pid_t pid, char *children, size_t len)
 	return st;
 }
 
-/* Attaches to t, checks the dump and that t is left as it was. */
-static void attach_check(struct target *t, const char *mode, int same_syscall)
+/* CPU ticks the process has used (utime + stime). */
+static long ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	long u = 0, s = 0;
+	if (f && fgets(buf, sizeof(buf), f)) {
+		char *rp = strrchr(buf, ')');
+		if (rp)
+			sscanf(rp + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &u, &s);
+	}
+	if (f)
+		fclose(f);
+	return u + s;
+}
+
+enum after { WAITS, BUSY, ANY };
+
+/* Attaches to t, checks the dump and that t is left as it was: WAITS in
+ * the same system call, or BUSY running its loop. */
+static void attach_check(struct target *t, const char *mode, enum after after_attach)
 {
 	char pid[16], out[512], msg[4096];
 	snprintf(pid, sizeof(pid), "%ld", (long)t->pid);
@@ -197,7 +226,12 @@ static void attach_check(struct target *t, const char *mode, int same_syscall)
 	char st = state_of(t->pid, children, sizeof(children));
 	cr_expect(st == 'S' || st == 'R', "%s %s: target in state %c", t->ver, mode, st);
 	cr_expect(children[0] == '\0', "%s %s: target has children: %s", t->ver, mode, children);
-	if (same_syscall) {
+	if (after_attach == BUSY) {
+		long c0 = ticks(t->pid);
+		usleep(500000);
+		cr_expect(ticks(t->pid) - c0 > 5, "%s %s: the loop no longer runs", t->ver, mode);
+	}
+	if (after_attach == WAITS) {
 		/* restart_syscall: how the kernel resumes a relative sleep */
 		usleep(100000);
 		long after = main_syscall(t->pid);
@@ -207,7 +241,7 @@ static void attach_check(struct target *t, const char *mode, int same_syscall)
 }
 
 /* Every Python with a payload: start target.py MODE, attach, check. */
-static void each_python(const char *mode, int same_syscall)
+static void each_python(const char *mode, enum after after_attach)
 {
 	char ver[16], path[512];
 	char *dir = t_mkdir();
@@ -217,19 +251,19 @@ static void each_python(const char *mode, int same_syscall)
 		snprintf(t.dir, sizeof(t.dir), "%s", dir);
 		snprintf(t.ver, sizeof(t.ver), "%s", ver);
 		start(&t, path, mode, dir);
-		attach_check(&t, mode, same_syscall);
+		attach_check(&t, mode, after_attach);
 		stop(&t);
 	}
 	cr_expect(n > 0, "no Python with a payload");
 	t_rmdir(dir);
 }
 
-Test(attach, sleep, .timeout = 120) { each_python("sleep", 1); }
-Test(attach, cpu_bound, .timeout = 120) { each_python("cpu", 0); }
-Test(attach, idle_asyncio, .timeout = 120) { each_python("asyncio", 1); }
-Test(attach, lock_wait, .timeout = 120) { each_python("lock", 1); }
-Test(attach, long_c_call, .timeout = 120) { each_python("ccall", 1); }
-Test(attach, threads_allocating, .timeout = 120) { each_python("threads", 0); }
+Test(attach, sleep, .timeout = 120) { each_python("sleep", WAITS); }
+Test(attach, cpu_bound, .timeout = 120) { each_python("cpu", BUSY); }
+Test(attach, idle_asyncio, .timeout = 120) { each_python("asyncio", WAITS); }
+Test(attach, lock_wait, .timeout = 120) { each_python("lock", WAITS); }
+Test(attach, long_c_call, .timeout = 120) { each_python("ccall", WAITS); }
+Test(attach, threads_allocating, .timeout = 120) { each_python("threads", BUSY); }
 
 /* ---- a service under loopback load -------------------------------------- */
 
@@ -320,6 +354,50 @@ Test(attach, service_under_load, .timeout = 300)
 	cr_expect(st == 'S' || st == 'R', "service in state %c", st);
 	cr_expect(children[0] == '\0', "service has children: %s", children);
 	stop(&t);
+	t_rmdir(dir);
+}
+
+/* A target in its own mount namespace, where the output directory is a
+ * tmpfs of its own: the dump lands on the attacher's side. */
+Test(attach, other_mount_namespace, .timeout = 120)
+{
+	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) < 0)
+		cr_skip_test("needs root and unshare");
+	char ver[16], path[512];
+	cr_assert(python_at(0, ver, path));
+	char *dir = t_mkdir();
+	char hidden[600], cmd[2048], ready[600], log[600];
+	snprintf(hidden, sizeof(hidden), "%s/out", dir);
+	snprintf(ready, sizeof(ready), "%s/ns.ready", dir);
+	snprintf(log, sizeof(log), "%s/ns.log", dir);
+	cr_assert_eq(mkdir(hidden, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs none %s && exec %s %s/target.py sleep %s",
+	         hidden, path, HS_TEST_SCRIPTS, ready);
+	char *argv[] = { "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh",
+	                 "-c", cmd, NULL };
+	pid_t sh = t_spawn(log, argv, die_with_parent, NULL);
+	cr_assert(sh > 0);
+	long count = 0, pid = 0;
+	for (double end = now() + 60; now() < end; usleep(50000)) {
+		FILE *f = fopen(ready, "r");
+		if (f) {
+			cr_assert(fscanf(f, "%ld %ld", &count, &pid) == 2);
+			fclose(f);
+			break;
+		}
+	}
+	cr_assert(pid > 0, "the target did not start");
+	char pids[16], out[700], msg[4096], theirs[800];
+	snprintf(pids, sizeof(pids), "%ld", pid);
+	snprintf(out, sizeof(out), "%s/ns.hsnap", hidden);
+	char *at[] = { HS_TEST_HEAPSNAP, "attach", pids, "-o", out, NULL };
+	int rc = run(at, msg, sizeof(msg), NULL);
+	cr_expect_eq(rc, 0, "attach: %s", msg);
+	cr_expect_eq(access(out, R_OK), 0, "no dump on the attacher's side");
+	snprintf(theirs, sizeof(theirs), "/proc/%ld/root%s", pid, out);
+	cr_expect(access(theirs, F_OK) < 0, "the dump went into the target's namespace");
+	kill((pid_t)pid, SIGKILL);
+	waitpid(sh, NULL, 0);
 	t_rmdir(dir);
 }
 
