@@ -576,19 +576,13 @@ static int root_words(uint32_t kind, const char *rname, const char *type, const 
 		return hsa_str_printf(out, "asyncio task");
 	case HS_R_HELD_FROM_C:
 		/* the dumper names the C holders it knows, "registered with
-		 * atexit (callback 3 of 5)": numbers masked, as members of one
-		 * group differ in them */
-		if (rname) {
-			if (hsa_str_printf(out, "%s%s%.*s ", tshort, olen ? " " : "", (int)olen,
-			                   olen ? oname : ""))
-				return -1;
-			for (const char *p = rname; *p; p++)
-				if (!(*p >= '0' && *p <= '9') ? hsa_str_printf(out, "%c", *p)
-				    : p == rname || !(p[-1] >= '0' && p[-1] <= '9') ? hsa_str_printf(out, "*")
-				                                                   : 0)
-					return -1;
-			return 0;
-		}
+		 * atexit (callback 3 of 5)": the words before the parenthesis,
+		 * as members of one group differ in it */
+		if (rname)
+			return hsa_str_printf(out, "%s%s%.*s %.*s", tshort, olen ? " " : "", (int)olen,
+			                      olen ? oname : "", (int)(strstr(rname, " (")
+			                      ? (size_t)(strstr(rname, " (") - rname) : strlen(rname)),
+			                      rname);
 		/* fall through */
 	default:
 		return hsa_str_printf(out, "%s%s%s%.*s%s", kind == HS_R_STATIC ? "static " : "", tshort,

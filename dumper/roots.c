@@ -278,9 +278,9 @@ static int c_holders(struct holders *h)
 		if (holder(h, ax->callbacks[i]->func, HOLDER_NAMED, "registered with atexit (callback %d of %d)",
 		           i + 1, ax->ncallbacks) < 0 ||
 		    holder(h, ax->callbacks[i]->args, HOLDER_NAMED,
-		           "held by atexit callback %d of %d as its arguments", i + 1, ax->ncallbacks) < 0 ||
+		           "held by atexit as a callback's arguments (callback %d of %d)", i + 1, ax->ncallbacks) < 0 ||
 		    holder(h, ax->callbacks[i]->kwargs, HOLDER_NAMED,
-		           "held by atexit callback %d of %d as its keyword arguments", i + 1,
+		           "held by atexit as a callback's keyword arguments (callback %d of %d)", i + 1,
 		           ax->ncallbacks) < 0)
 			return -1;
 	}
