@@ -12,6 +12,7 @@
  * "customer" instance a few units back, and in 10 % of units to a random
  * unit anywhere: 3.5 references per object on average.
  */
+#include <assert.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-#define MAXREF 6
+#define MAXREF 7 /* a dict unit: 3 keys, 3 values and its type */
 #define NSHARED 264 /* 256 small ints, 3 interned keys, 5 type objects */
 
 typedef struct graph {
@@ -53,6 +54,7 @@ typedef struct graph {
 static void edge(graph *g, size_t i, size_t j, int kind, int label)
 {
 	int k = g->nref[i]++;
+	assert(k < MAXREF);
 	g->ref[i * MAXREF + k] = (uint32_t)j;
 	g->kind[i * MAXREF + k] = (uint8_t)kind;
 	g->label[i * MAXREF + k] = (uint16_t)label;
