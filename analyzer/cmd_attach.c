@@ -146,6 +146,12 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		snprintf(path, sizeof(path), "%s", out);
 	else
 		default_name(dir ? dir : ".", pid, path, sizeof(path));
+	/* a refusal before any file is made */
+	char err[1024];
+	if (hs_attach_check((pid_t)pid, pdir, err, sizeof(err)) < 0) {
+		hsa_error("%s", err);
+		goto done;
+	}
 	struct hs_attach_result r;
 	if ((rc = dump_to(pid, path, &o, &r)) != 0)
 		goto done;

@@ -1244,6 +1244,30 @@ done:
 	return rc;
 }
 
+int hs_attach_check(pid_t pid, const char *payload_dir, char *err, size_t errlen)
+{
+	struct target *tg = calloc(1, sizeof(*tg));
+	if (!tg) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int rc = find_target(pid, payload_dir, tg, err, errlen);
+	/* opening its memory takes the access check ptrace's attach takes
+	 * (Yama's included), without touching the process */
+	int mem = rc == 0 ? open_mem(pid, O_RDONLY) : -1;
+	if (rc == 0 && mem < 0) {
+		if (errno == ENOENT || errno == ESRCH)
+			snprintf(err, errlen, "process %ld exited", (long)pid);
+		else
+			permission_error(pid, errno, err, errlen);
+		rc = -1;
+	}
+	if (mem >= 0)
+		close(mem);
+	free(tg);
+	return rc;
+}
+
 int hs_attach(pid_t pid, int out, const struct hs_attach_opts *o,
               struct hs_attach_result *r, char *err, size_t errlen)
 {

@@ -33,6 +33,11 @@ struct hs_attach_result {
 	char safe_point[32];     /* "gil free" or "gil released" */
 };
 
+/* Checks, without stopping it, that pid can be dumped: a CPython with a
+ * payload here that this process may trace. Returns 0, or -1 with a
+ * one-line message in err (hs_attach's refusals). */
+int hs_attach_check(pid_t pid, const char *payload_dir, char *err, size_t errlen);
+
 /* Writes a dump of process pid to out (an empty file the caller owns and
  * makes durable). Returns 0, or -1 with a one-line message in err (the
  * target is then running as before). r may be NULL. */
