@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "heap.h"
+#include "native.h"
 
 static const char schema[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
@@ -42,6 +43,14 @@ static const char schema[] =
 	" name TEXT, coro INTEGER, awaited INTEGER);"
 	"CREATE TABLE task_awaits(task INTEGER, depth INTEGER, addr INTEGER, object INTEGER,"
 	" name TEXT, file TEXT, line INTEGER, PRIMARY KEY(task, depth)) WITHOUT ROWID;"
+	"CREATE TABLE native_modules(id INTEGER PRIMARY KEY, path TEXT, build_id TEXT);"
+	"CREATE TABLE native_sites(id INTEGER PRIMARY KEY, alloc TEXT, count INTEGER,"
+	" bytes INTEGER, nframe INTEGER, npy INTEGER);"
+	"CREATE TABLE native_frames(site INTEGER, depth INTEGER, module INTEGER, addr INTEGER,"
+	" symbol TEXT, function TEXT, file TEXT, line INTEGER,"
+	" PRIMARY KEY(site, depth)) WITHOUT ROWID;"
+	"CREATE TABLE native_pyframes(site INTEGER, depth INTEGER, file TEXT, line INTEGER,"
+	" function TEXT, PRIMARY KEY(site, depth)) WITHOUT ROWID;"
 	"CREATE TABLE top_retained(rank INTEGER PRIMARY KEY, object INTEGER);"
 	"CREATE TABLE top_holds(object INTEGER, type INTEGER, count INTEGER, retained INTEGER,"
 	" PRIMARY KEY(object, type)) WITHOUT ROWID;"
@@ -79,7 +88,7 @@ static const char indexes[] =
 
 enum {
 	S_META, S_STRING, S_TYPE, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
-	S_THREAD, S_TASK, S_AWAIT, NSTMT
+	S_THREAD, S_TASK, S_AWAIT, S_NMOD, S_NSITE, S_NFRAME, S_NPY, NSTMT
 };
 
 static const char *const stmt_sql[NSTMT] = {
@@ -94,6 +103,10 @@ static const char *const stmt_sql[NSTMT] = {
 	"INSERT INTO threads VALUES(?,?,?,?,?,?)",
 	"INSERT INTO tasks(object, addr, state, name, coro, awaited) VALUES(?,?,?,?,?,?)",
 	"INSERT OR REPLACE INTO task_awaits VALUES(?,?,?,?,?,?,?)",
+	"INSERT OR REPLACE INTO native_modules VALUES(?,?,?)",
+	"INSERT INTO native_sites(alloc, count, bytes, nframe, npy) VALUES(?,?,?,?,?)",
+	"INSERT INTO native_frames(site, depth, module, addr, symbol) VALUES(?,?,?,?,?)",
+	"INSERT INTO native_pyframes VALUES(?,?,?,?,?)",
 };
 
 typedef struct writer {
@@ -183,6 +196,58 @@ static int put_task(writer *w, const hs_task *t)
 		bind_text(st, 5, hsa_heap_string(h, a->name));
 		bind_text(st, 6, hsa_heap_string(h, a->file));
 		sqlite3_bind_int64(st, 7, (int64_t)a->line);
+		if (step(st))
+			return -1;
+	}
+	return 0;
+}
+
+static int put_native_module(writer *w, const hs_native_module *m)
+{
+	sqlite3_stmt *st = w->st[S_NMOD];
+	char hex[2 * 64 + 1];
+	size_t n = m->build_id_len < 64 ? m->build_id_len : 64;
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->build_id[i]);
+	hex[2 * n] = '\0';
+	sqlite3_bind_int64(st, 1, (int64_t)m->id);
+	bind_text(st, 2, hsa_heap_string(w->h, m->path));
+	bind_text(st, 3, hex);
+	return step(st);
+}
+
+static const char *const alloc_names[] = {"malloc", "calloc", "realloc", "memalign", "mmap"};
+
+static int put_native_site(writer *w, const hs_native_site *s)
+{
+	const hsa_heap *h = w->h;
+	sqlite3_stmt *st = w->st[S_NSITE];
+	sqlite3_bind_text(st, 1, s->alloc < 5 ? alloc_names[s->alloc] : "unknown", -1,
+	                  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)s->count);
+	sqlite3_bind_int64(st, 3, (int64_t)s->bytes);
+	sqlite3_bind_int64(st, 4, (int64_t)s->n);
+	sqlite3_bind_int64(st, 5, (int64_t)s->npy);
+	if (step(st))
+		return -1;
+	int64_t site = sqlite3_last_insert_rowid(w->db);
+	st = w->st[S_NFRAME];
+	for (uint64_t i = 0; i < s->n; i++) {
+		sqlite3_bind_int64(st, 1, site);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		sqlite3_bind_int64(st, 3, (int64_t)s->frames[i].module);
+		sqlite3_bind_int64(st, 4, (int64_t)s->frames[i].addr);
+		bind_text(st, 5, hsa_heap_string(h, s->frames[i].symbol));
+		if (step(st))
+			return -1;
+	}
+	st = w->st[S_NPY];
+	for (uint64_t i = 0; i < s->npy; i++) {
+		sqlite3_bind_int64(st, 1, site);
+		sqlite3_bind_int64(st, 2, (int64_t)i);
+		bind_text(st, 3, hsa_heap_string(h, s->py[i].file));
+		sqlite3_bind_int64(st, 4, (int64_t)s->py[i].line);
+		bind_text(st, 5, hsa_heap_string(h, s->py[i].function));
 		if (step(st))
 			return -1;
 	}
@@ -301,6 +366,10 @@ static int put_record(void *ctx, const hs_section *sec, const hs_record *rec)
 		return step(st);
 	case HS_K_TASKS:
 		return put_task(w, &rec->u.task);
+	case HS_K_NATIVE_MODULES:
+		return put_native_module(w, &rec->u.native_module);
+	case HS_K_NATIVE_SITES:
+		return put_native_site(w, &rec->u.native_site);
 	}
 	return 0;
 }
@@ -1117,7 +1186,8 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	}
 	hsa_progress_start(&prog, "indexing", 0);
 	sqlite3_progress_handler(w.db, 1 << 20, index_progress, &prog);
-	if (exec(w.db, indexes, err, errlen) || exec(w.db, resolve_sql, err, errlen))
+	if (exec(w.db, indexes, err, errlen) || exec(w.db, resolve_sql, err, errlen) ||
+	    hsa_native_symbolize(w.db, err, errlen))
 		goto done;
 	sqlite3_progress_handler(w.db, 0, NULL, NULL);
 	hsa_progress_end(&prog);

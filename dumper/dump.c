@@ -109,6 +109,8 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	static const struct hs_dump_opts defaults = { .values = HS_VALUES_PREVIEW };
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* the dump's own tables are no native site of the program */
+	hsd_native_quiet(1);
 	/* before the dump's own allocations enter the figures */
 	struct hsd_memstat ms;
 	hsd_memstat_take(&ms, opts ? opts->pid : 0);
@@ -116,6 +118,7 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	struct hsd_ctx *c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
+		hsd_native_quiet(0);
 		return ENOMEM;
 	}
 	c->opts = opts ? opts : &defaults;
@@ -152,7 +155,8 @@ int hs_dump_fd(int fd, const struct hs_dump_opts *opts,
 	if (hsd_names_init(c) < 0 || hsd_meta_begin(c, gc_enabled) < 0 ||
 	    hsd_memstat_write(c, &ms) < 0 ||
 	    hsd_tasks_init(c) < 0 || hsd_tm_begin(c) < 0 || hsd_walk(c) < 0 ||
-	    hsd_tm_end(c) < 0 || hsd_meta_end(c, elapsed(&t0)) < 0)
+	    hsd_tm_end(c) < 0 || hsd_native_write(c) < 0 ||
+	    hsd_meta_end(c, elapsed(&t0)) < 0)
 		goto cleanup;
 	if (hs_writer_finish(c->w) < 0) {
 		hsd_check_writer(c);
@@ -183,6 +187,7 @@ cleanup:
 		uselocale(oldloc);
 		freelocale(cloc);
 	}
+	hsd_native_quiet(0);
 	return code;
 }
 
@@ -234,6 +239,7 @@ int hs_dump_path(const char *path, const struct hs_dump_opts *opts,
 	int code = 0;
 	int fd = -1;
 	char *dir = NULL, *tmp = NULL;
+	hsd_native_quiet(1);
 	char *dcopy = strdup(path), *bcopy = strdup(path);
 	if (!dcopy || !bcopy) {
 		code = ENOMEM;
@@ -300,5 +306,6 @@ cleanup:
 	free(tmp);
 	free(dcopy);
 	free(bcopy);
+	hsd_native_quiet(0);
 	return code;
 }

@@ -15,6 +15,7 @@
 
 #include "addrmap.h"
 #include "map.h"
+#include "native.h"
 #include "dump.h"
 #include "hsnap.h"
 
@@ -255,6 +256,13 @@ uint64_t hsd_tm_object(struct hsd_ctx *c, PyObject *o);
 int hsd_tm_end(struct hsd_ctx *c);
 size_t hsd_tm_bytes(const struct hsd_ctx *c);
 void hsd_tm_free(struct hsd_ctx *c);
+
+/* native.c (and native.h): the native allocation tracker, when preloaded */
+/* The calling thread's allocations go untracked while on (the dump's own). */
+void hsd_native_quiet(int on);
+/* Writes the live native sites and the native.* metadata; nothing
+ * without the tracker. Returns 0 or -1 (hsd_fail). */
+int hsd_native_write(struct hsd_ctx *c);
 
 /* meta.c */
 int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled);

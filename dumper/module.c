@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "native.h"
 #include "triggers.h"
 
 /* True if o is the str s. */
@@ -134,11 +135,35 @@ static PyObject *after_fork(PyObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(native_start_doc,
+"_native_start()\n--\n\n"
+"Start tracking native allocations (libheapsnap-native.so must be\n"
+"preloaded); RuntimeError otherwise. Idempotent.");
+
+static PyObject *native_start(PyObject *self, PyObject *unused)
+{
+	char err[HSD_MSG];
+	if (hsd_native_start(err, sizeof(err)) < 0)
+		return PyErr_Format(PyExc_RuntimeError, "%s", err);
+	Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(native_loaded_doc,
+"_native_loaded()\n--\n\n"
+"Whether the native tracker libheapsnap-native.so is loaded.");
+
+static PyObject *native_loaded(PyObject *self, PyObject *unused)
+{
+	return PyBool_FromLong(hsd_native_loaded());
+}
+
 static PyMethodDef methods[] = {
 	{ "dump", (PyCFunction)(void (*)(void))dump, METH_FASTCALL, dump_doc },
 	{ "_install", install, METH_VARARGS, install_doc },
 	{ "_uninstall", uninstall, METH_NOARGS, uninstall_doc },
 	{ "_after_fork", after_fork, METH_NOARGS, after_fork_doc },
+	{ "_native_start", native_start, METH_NOARGS, native_start_doc },
+	{ "_native_loaded", native_loaded, METH_NOARGS, native_loaded_doc },
 	{ NULL, NULL, 0, NULL },
 };
 

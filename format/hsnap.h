@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define HS_FORMAT_MAJOR 1
-#define HS_FORMAT_MINOR 0
+#define HS_FORMAT_MINOR 1
 
 #define HS_MAGIC "\x89HSNAP\r\n"
 #define HS_END_MAGIC "\x89HSEND\r\n"
@@ -44,7 +44,9 @@ enum hs_kind {
 	HS_K_THREADS = 10,
 	HS_K_TASKS = 11,
 	HS_K_INDEX = 12,
-	HS_K_MAX_KNOWN = 12
+	HS_K_NATIVE_MODULES = 13, /* 1.1 */
+	HS_K_NATIVE_SITES = 14,   /* 1.1 */
+	HS_K_MAX_KNOWN = 14
 };
 
 /* Section header flags. */
@@ -204,6 +206,38 @@ typedef struct hs_task {
 	const hs_await *chain;
 } hs_task;
 
+/* A loaded ELF object native frames point into (1.1). */
+typedef struct hs_native_module {
+	uint64_t id;         /* implicit: 1, 2, 3 ... */
+	uint64_t path;       /* string id of its path as the process loaded it */
+	const uint8_t *build_id; /* build_id_len bytes (GNU build-id), may be 0 */
+	size_t build_id_len;
+} hs_native_module;
+
+typedef struct hs_native_frame {
+	uint64_t module;     /* native module id, 0: in no known object */
+	uint64_t addr;       /* ELF virtual address of the call: return
+	                        address - 1 - load bias (absolute when module 0) */
+	uint64_t symbol;     /* string id of the dynamic symbol, or 0 */
+} hs_native_frame;
+
+typedef struct hs_py_frame {
+	uint64_t file;       /* string id */
+	uint64_t line;
+	uint64_t function;   /* string id of the qualified name */
+} hs_py_frame;
+
+/* Live native allocations of one site (1.1). */
+typedef struct hs_native_site {
+	uint32_t alloc;      /* 0 malloc, 1 calloc, 2 realloc, 3 memalign, 4 mmap */
+	uint64_t count;      /* live blocks */
+	uint64_t bytes;      /* live bytes, as requested */
+	uint64_t n;          /* native frames, innermost first */
+	const hs_native_frame *frames;
+	uint64_t npy;        /* Python frames when the GIL was held, innermost first */
+	const hs_py_frame *py;
+} hs_native_site;
+
 typedef struct hs_index_entry {
 	uint64_t offset;     /* file offset of the section header */
 	uint32_t kind;
@@ -278,6 +312,11 @@ uint64_t hs_writer_traceback(hs_writer *w, uint64_t total_nframe,
 int hs_writer_site(hs_writer *w, const hs_site *s);
 int hs_writer_thread(hs_writer *w, const hs_thread *t);
 int hs_writer_task(hs_writer *w, const hs_task *t);
+/* Returns the new native module id (>= 1), or 0 on error; the build id is
+ * copied. */
+uint64_t hs_writer_native_module(hs_writer *w, uint64_t path, const uint8_t *build_id,
+                                 size_t build_id_len);
+int hs_writer_native_site(hs_writer *w, const hs_native_site *s);
 
 /* Writes out every pending section now, so that a file cut off later still
  * holds what was written so far (the dumper calls it once the metadata and
@@ -324,6 +363,8 @@ typedef struct hs_record {
 		hs_thread thread;
 		hs_task task;
 		hs_index_entry index;
+		hs_native_module native_module;
+		hs_native_site native_site;
 	} u;
 } hs_record;
 

@@ -14,7 +14,8 @@ const char *hs_kind_name(unsigned kind)
 		[HS_K_OBJECTS] = "objects", [HS_K_REFS] = "refs", [HS_K_ROOTS] = "roots",
 		[HS_K_FRAMES] = "frames", [HS_K_TRACEBACKS] = "tracebacks",
 		[HS_K_SITES] = "sites", [HS_K_THREADS] = "threads", [HS_K_TASKS] = "tasks",
-		[HS_K_INDEX] = "index",
+		[HS_K_INDEX] = "index", [HS_K_NATIVE_MODULES] = "native-modules",
+		[HS_K_NATIVE_SITES] = "native-sites",
 	};
 	return PICK(names, kind);
 }

@@ -72,6 +72,10 @@ struct hs_reader {
 	size_t frames_cap;
 	hs_await *chain;
 	size_t chain_cap;
+	hs_native_frame *nframes;
+	size_t nframes_cap;
+	hs_py_frame *pyframes;
+	size_t pyframes_cap;
 	uint64_t problems, skipped;
 	char err[512];       /* the first problem */
 	char last[512];      /* the latest problem */
@@ -616,6 +620,40 @@ static int decode(hs_reader *r, cur *c, hs_record *rec)
 		t->chain = r->chain;
 		break;
 	}
+	case HS_K_NATIVE_MODULES: {
+		hs_native_module *m = &rec->u.native_module;
+		m->id = u(c);
+		m->path = u(c);
+		m->build_id = bytes(c, &m->build_id_len);
+		break;
+	}
+	case HS_K_NATIVE_SITES: {
+		hs_native_site *s = &rec->u.native_site;
+		s->alloc = (uint32_t)u(c);
+		s->count = u(c);
+		s->bytes = u(c);
+		s->n = u(c);
+		if (!plausible(c, s->n, 3) ||
+		    grow((void **)&r->nframes, &r->nframes_cap, s->n, sizeof(hs_native_frame)) < 0)
+			return -1;
+		for (uint64_t i = 0; i < s->n; i++) {
+			r->nframes[i].module = u(c);
+			r->nframes[i].addr = u(c);
+			r->nframes[i].symbol = u(c);
+		}
+		s->frames = r->nframes;
+		s->npy = u(c);
+		if (!plausible(c, s->npy, 3) ||
+		    grow((void **)&r->pyframes, &r->pyframes_cap, s->npy, sizeof(hs_py_frame)) < 0)
+			return -1;
+		for (uint64_t i = 0; i < s->npy; i++) {
+			r->pyframes[i].file = u(c);
+			r->pyframes[i].line = u(c);
+			r->pyframes[i].function = u(c);
+		}
+		s->py = r->pyframes;
+		break;
+	}
 	case HS_K_INDEX: {
 		hs_index_entry *e = &rec->u.index;
 		e->offset = u(c);
@@ -801,6 +839,8 @@ void hs_reader_free(hs_reader *r)
 	free(r->edges);
 	free(r->frames);
 	free(r->chain);
+	free(r->nframes);
+	free(r->pyframes);
 	free(r->name);
 	free(r);
 }

@@ -40,6 +40,7 @@ int hs_kind_rank(unsigned kind)
 		return 0;
 	case HS_K_FRAMES:
 	case HS_K_TYPES:
+	case HS_K_NATIVE_MODULES:
 		return 1;
 	case HS_K_TRACEBACKS:
 		return 2;

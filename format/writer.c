@@ -61,7 +61,7 @@ struct hs_writer {
 	size_t alen, ascratch_cap;
 	uint64_t bytes;
 	uint32_t file_crc;
-	uint64_t next_string, next_type, next_frame, next_traceback;
+	uint64_t next_string, next_type, next_frame, next_traceback, next_module;
 	slot *slots;
 	size_t nslots, used;
 	uint8_t *keys;
@@ -298,6 +298,7 @@ hs_writer *hs_writer_new(const hs_sink *sink, const hs_writer_opts *opts,
 	w->level = opts && opts->level ? opts->level : 3;
 	w->section_size = opts && opts->section_size ? opts->section_size : (1u << 20);
 	w->next_string = w->next_type = w->next_frame = w->next_traceback = 1;
+	w->next_module = 1;
 	ZSTD_customMem cm = { zalloc, zfree, w };
 	w->cctx = ZSTD_createCCtx_advanced(cm);
 	if (!w->cctx) {
@@ -669,6 +670,42 @@ int hs_writer_task(hs_writer *w, const hs_task *t)
 		n += hs_put_varint(p + n, t->chain[i].line);
 	}
 	return commit(w, HS_K_TASKS, n);
+}
+
+uint64_t hs_writer_native_module(hs_writer *w, uint64_t path, const uint8_t *build_id,
+                                 size_t build_id_len)
+{
+	uint8_t *p = scratch(w, 3 * HS_VARINT_MAX + build_id_len);
+	if (!p)
+		return 0;
+	uint64_t id = w->next_module++;
+	size_t n = hs_put_varint(p, id);
+	n += hs_put_varint(p + n, path);
+	n += put_bytes(p + n, build_id, build_id_len);
+	return commit(w, HS_K_NATIVE_MODULES, n) < 0 ? 0 : id;
+}
+
+int hs_writer_native_site(hs_writer *w, const hs_native_site *s)
+{
+	uint8_t *p = scratch(w, (5 + 3 * s->n + 3 * s->npy) * HS_VARINT_MAX);
+	if (!p)
+		return -1;
+	size_t n = hs_put_varint(p, s->alloc);
+	n += hs_put_varint(p + n, s->count);
+	n += hs_put_varint(p + n, s->bytes);
+	n += hs_put_varint(p + n, s->n);
+	for (uint64_t i = 0; i < s->n; i++) {
+		n += hs_put_varint(p + n, s->frames[i].module);
+		n += hs_put_varint(p + n, s->frames[i].addr);
+		n += hs_put_varint(p + n, s->frames[i].symbol);
+	}
+	n += hs_put_varint(p + n, s->npy);
+	for (uint64_t i = 0; i < s->npy; i++) {
+		n += hs_put_varint(p + n, s->py[i].file);
+		n += hs_put_varint(p + n, s->py[i].line);
+		n += hs_put_varint(p + n, s->py[i].function);
+	}
+	return commit(w, HS_K_NATIVE_SITES, n);
 }
 
 int hs_writer_flush(hs_writer *w)

@@ -55,6 +55,11 @@ _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 10**3,
 _TIME_UNITS = {"": 1, "ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600,
                "d": 86400}
 _hooked = False
+_NATIVE_LIB = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "libheapsnap-native.so")
+# Set across the re-exec that preloads the tracker: "1:" + the LD_PRELOAD
+# before it, "0:" when there was none.
+_NATIVE_ENV = "_HEAPSNAP_NATIVE_EXEC"
 
 
 def _signal_of(sig):
@@ -112,8 +117,40 @@ def _program():
     return name[:-3] if name.endswith(".py") else name
 
 
+def _native_exec():
+    """Runs this program again, the same way, with the native allocation
+    tracker preloaded (LD_PRELOAD); returns at once when it is loaded.
+    Raises RuntimeError when the tracker is missing or would not load."""
+    if _dumper._native_loaded():
+        return
+    if os.environ.get(_NATIVE_ENV) is not None:
+        raise RuntimeError("%s did not load (LD_PRELOAD=%r)"
+                           % (_NATIVE_LIB, os.environ.get("LD_PRELOAD", "")))
+    if not os.path.exists(_NATIVE_LIB):
+        raise RuntimeError("no native tracker at %s" % _NATIVE_LIB)
+    env = dict(os.environ)
+    old = env.get("LD_PRELOAD")
+    env[_NATIVE_ENV] = "0:" if old is None else "1:" + old
+    env["LD_PRELOAD"] = _NATIVE_LIB + (" " + old if old else "")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable] + sys.orig_argv[1:], env)
+
+
+def _native_start():
+    """Starts tracking native allocations; the programs this one runs are
+    not tracked (LD_PRELOAD is put back as it was)."""
+    _dumper._native_start()
+    saved = os.environ.pop(_NATIVE_ENV, None)
+    if saved is not None:
+        if saved.startswith("1:"):
+            os.environ["LD_PRELOAD"] = saved[2:]
+        else:
+            os.environ.pop("LD_PRELOAD", None)
+
+
 def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
-            interval=None, keep=10, values="preview"):
+            interval=None, keep=10, values="preview", native=False):
     """Dump this process's heap while it keeps serving: on a signal, when
     its resident set grows past a limit, or periodically.
 
@@ -141,6 +178,11 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
                (0: all); files of other processes are never removed.
     values     "preview" (bounded previews of str, bytes and numbers) or
                "none" (no contents, no names that may be data).
+    native     track native allocations (malloc & co, anonymous mmap) with
+               their C and Python stacks from now on, for 'heapsnap
+               native'; needs libheapsnap-native.so preloaded, as
+               'python -m heapsnap run --native' and HEAPSNAP="native=1"
+               do (RuntimeError otherwise).
 
     Each dump writes one line to stderr: the file, or why it failed (a
     full disk, an unwritable directory); the service keeps running either
@@ -169,6 +211,8 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
         raise ValueError("values must be 'preview' or 'none', not %r" % (values,))
     if not (signum or limit or every):
         raise ValueError("nothing would trigger a dump: give a signal, rss_limit or interval")
+    if native:
+        _native_start()
     if signum and callable(_signal.getsignal(signum)):
         warnings.warn("heapsnap.install() replaces the Python handler of %s" % signame,
                       RuntimeWarning, stacklevel=2)
@@ -195,7 +239,7 @@ def uninstall():
 def _env_settings(spec):
     """install() keywords from HEAPSNAP: "1", or comma-separated key=value
     pairs: signal=USR1,dir=/var/tmp/heapsnap,rss_limit=2GiB,interval=10m,
-    fork=1,keep=10,values=none."""
+    fork=1,keep=10,values=none,native=1."""
     if spec.strip().lower() in ("1", "on", "yes", "true"):
         return {}
     flags = {"1": True, "on": True, "yes": True, "true": True,
@@ -207,9 +251,9 @@ def _env_settings(spec):
         value = value.strip()
         if not sep or not key:
             raise ValueError("%r is not key=value" % item)
-        if key == "fork":
+        if key in ("fork", "native"):
             if value.lower() not in flags:
-                raise ValueError("fork must be 1 or 0, not %r" % value)
+                raise ValueError("%s must be 1 or 0, not %r" % (key, value))
             kw[key] = flags[value.lower()]
         elif key == "keep":
             kw[key] = int(value)
@@ -227,6 +271,9 @@ def _install_from_env():
     if not spec.strip():
         return
     try:
-        install(**_env_settings(spec))
-    except (ValueError, TypeError, OSError) as e:
+        kw = _env_settings(spec)
+        if kw.get("native"):
+            _native_exec()
+        install(**kw)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
         sys.stderr.write("heapsnap: ignoring HEAPSNAP=%r: %s\n" % (spec, e))

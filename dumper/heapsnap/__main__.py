@@ -3,7 +3,7 @@ done before its first line, so its heap can be dumped while it serves.
 
     python -m heapsnap run [--signal USR1] [--dir D] [--rss-limit 2GiB]
         [--interval 10m] [--fork|--no-fork] [--keep N] [--values preview|none]
-        (script.py | -m module) [args ...]
+        [--native] (script.py | -m module) [args ...]
 """
 import argparse
 import importlib.util
@@ -62,6 +62,10 @@ def _parser():
                    help="keep the N newest dumps the process writes (0: all; default 10)")
     r.add_argument("--values", choices=("preview", "none"), default="preview",
                    help="store previews of strings and numbers, or none")
+    r.add_argument("--native", action="store_true",
+                   help="track native allocations (malloc & co, anonymous mmap) with "
+                        "their C and Python stacks, for 'heapsnap native': runs the "
+                        "program with libheapsnap-native.so preloaded")
     return p, r
 
 
@@ -92,10 +96,12 @@ def main(argv=None):
         except OSError as e:
             r.error("cannot open '%s': %s" % (program[0], e.strerror))
     try:
+        if args.native:
+            heapsnap._native_exec()
         heapsnap.install(signal=args.signal, dir=args.dir, fork=args.fork,
                          rss_limit=args.rss_limit, interval=args.interval,
-                         keep=args.keep, values=args.values)
-    except (ValueError, TypeError, OSError) as e:
+                         keep=args.keep, values=args.values, native=args.native)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
         r.error(str(e))
     if args.signal.lower() != "none":
         sig = args.signal.upper()
