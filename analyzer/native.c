@@ -215,17 +215,23 @@ static int passes_through(const char *base)
 /* "`leak` in leakext.so (leakext.c:27)" of site `site` into out. */
 static int name_site(sqlite3_stmt *fr, int64_t site, const char *alloc, hsa_str *out)
 {
-	int rc = 0, named = 0;
+	int rc = 0, named = 0, row;
+	hsa_str first = {0};
 	sqlite3_bind_int64(fr, 1, site);
-	while (!named && sqlite3_step(fr) == SQLITE_ROW) {
+	while (!named && (row = sqlite3_step(fr)) == SQLITE_ROW) {
 		const char *path = (const char *)sqlite3_column_text(fr, 0);
 		const char *base = path ? hsa_file_base(path) : "?";
 		const char *sym = (const char *)sqlite3_column_text(fr, 2);
 		const char *fn = (const char *)sqlite3_column_text(fr, 3);
 		const char *file = (const char *)sqlite3_column_text(fr, 4);
 		int64_t line = sqlite3_column_int64(fr, 5);
-		if (passes_through(base))
+		/* the stack may end inside them: then they name the site */
+		if (passes_through(base)) {
+			if (!first.len && hsa_str_printf(&first, "`%s` in %s", fn ? fn : sym ? sym : alloc,
+			                                 base))
+				rc = -1;
 			continue;
+		}
 		named = 1;
 		if (starts(base, "libffi"))
 			rc = hsa_str_printf(out, "`%s` called through ctypes", alloc);
@@ -237,8 +243,10 @@ static int name_site(sqlite3_stmt *fr, int64_t site, const char *alloc, hsa_str 
 		if (!rc && file && line > 0)
 			rc = hsa_str_printf(out, " (%s:%" PRId64 ")", hsa_file_base(file), (int64_t)line);
 	}
-	if (!named)
-		rc = hsa_str_printf(out, "`%s` (no native stack)", alloc);
+	if (!named && !rc)
+		rc = first.len ? hsa_str_add(out, first.s, first.len)
+		               : hsa_str_printf(out, "`%s` (no native stack)", alloc);
+	hsa_str_free(&first);
 	sqlite3_reset(fr);
 	return rc;
 }

@@ -90,10 +90,11 @@ static void arena_free(void *ctx, void *p, size_t n)
 
 /* ---- the hooks the tracker calls inside an allocation ------------------- */
 
+/* The allocating thread's own frames, also while it runs C without the
+ * GIL (a ctypes call releases it): only this thread changes its frame
+ * chain, and the frames on it hold their code objects. */
 static size_t pykeys(uintptr_t *keys, size_t max)
 {
-	if (!PyGILState_Check())
-		return 0;
 	PyThreadState *ts = PyGILState_GetThisThreadState();
 	size_t n = 0;
 	for (_PyInterpreterFrame *f = ts ? hsd_thread_frame(ts) : NULL; f && n < max;
@@ -108,8 +109,8 @@ static size_t pykeys(uintptr_t *keys, size_t max)
 	return n;
 }
 
-/* Called with the GIL held, in the allocation that saw the frame: the
- * code object is alive. */
+/* Called in the allocation that saw the frame, by its thread: the code
+ * object is alive. Reads only what never changes (file, name, line table). */
 static void pyname(uintptr_t code, uintptr_t instr, struct hs_native_pyframe *out,
                    char *buf, size_t len)
 {

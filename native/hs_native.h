@@ -8,9 +8,9 @@
  * aligned_alloc, memalign, valloc, pvalloc, and mmap/munmap of private
  * anonymous memory. Once enabled it keeps every live block it saw
  * allocated, with the requested size and its site: the allocator called,
- * up to HS_NATIVE_FRAMES return addresses of the native stack and, when
- * the allocating thread held the GIL, up to HS_NATIVE_PYFRAMES Python
- * frames. Sites are deduplicated; each keeps the live blocks and bytes
+ * up to HS_NATIVE_FRAMES return addresses of the native stack and up to
+ * HS_NATIVE_PYFRAMES Python frames of the allocating thread (also while
+ * it released the GIL to run C, as ctypes calls do). Sites are deduplicated; each keeps the live blocks and bytes
  * allocated there, so a reader walks the sites, never the blocks.
  */
 #ifndef HS_NATIVE_H
@@ -53,12 +53,12 @@ struct hs_native_entry {
 };
 
 /* The dumper's hooks, called by the tracker inside an allocation:
- *   pykeys(keys, max): when this thread holds the GIL, writes up to max
- *     pairs (code object, instruction index) of its Python stack,
- *     innermost first, into keys[2 * i], keys[2 * i + 1]; returns the
- *     pairs written (0 without the GIL). Must not allocate.
- *   pyname(code, instr, out, buf, len): once per new site, with the GIL
- *     still held, the frame's file, function and line; strings go into
+ *   pykeys(keys, max): writes up to max pairs (code object, instruction
+ *     index) of this thread's Python stack, innermost first, into
+ *     keys[2 * i], keys[2 * i + 1]; returns the pairs written (0 for a
+ *     thread without Python frames). Must not allocate.
+ *   pyname(code, instr, out, buf, len): once per new site, in the same
+ *     allocation, the frame's file, function and line; strings go into
  *     buf (len bytes) and out points into it. */
 typedef size_t (*hs_native_pykeys_fn)(uintptr_t *keys, size_t max);
 typedef void (*hs_native_pyname_fn)(uintptr_t code, uintptr_t instr,

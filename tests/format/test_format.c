@@ -557,3 +557,71 @@ Test(format, flush_makes_a_readable_prefix)
 	hs_reader_free(rd);
 	hs_membuf_free(&buf);
 }
+
+/* 1.1: native modules and sites come back as written, the build id and
+ * both frame lists included; modules are numbered like types. */
+Test(format, native_sections_round_trip)
+{
+	hs_membuf buf = { 0 };
+	hs_sink sink;
+	hs_sink_mem(&sink, &buf);
+	char err[128];
+	hs_writer *w = hs_writer_new(&sink, NULL, err, sizeof(err));
+	cr_assert_not_null(w, "%s", err);
+	static const uint8_t bid[] = { 0xde, 0xad, 0xbe, 0xef, 0x01 };
+	uint64_t lib = hs_writer_string(w, "/usr/lib/libcodec.so", 20);
+	uint64_t sym = hs_writer_string(w, "codec_open", 10);
+	uint64_t file = hs_writer_string(w, "worker.py", 9), fn = hs_writer_string(w, "handle", 6);
+	cr_assert_eq(hs_writer_native_module(w, lib, bid, sizeof(bid)), 1);
+	cr_assert_eq(hs_writer_native_module(w, lib, NULL, 0), 2);
+	hs_native_frame nf[2] = { { 1, 0x1234, sym }, { 0, 0x7fff00001000ull, 0 } };
+	hs_py_frame py[1] = { { file, 31, fn } };
+	hs_native_site s = { .alloc = 4, .count = 3, .bytes = 48 << 20, .n = 2, .frames = nf,
+	                     .npy = 1, .py = py };
+	cr_assert_eq(hs_writer_native_site(w, &s), 0);
+	cr_assert_eq(hs_writer_finish(w), 0, "%s", hs_writer_error(w));
+	hs_writer_free(w);
+
+	hs_reader *r = hs_reader_open_mem(buf.data, buf.len, "mem", err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	unsigned major, minor;
+	hs_reader_version(r, &major, &minor);
+	cr_assert_eq(minor, 1);
+	hs_section sec;
+	hs_record rec;
+	int rc, modules = 0, sites = 0;
+	while ((rc = hs_reader_next_section(r, &sec)) != 0)
+		while (rc > 0 && hs_reader_next_record(r, &rec) == 1) {
+			if (rec.kind == HS_K_NATIVE_MODULES) {
+				const hs_native_module *m = &rec.u.native_module;
+				cr_assert_eq(m->id, (uint64_t)++modules);
+				cr_assert_str_eq(hs_reader_string(r, m->path, NULL), "/usr/lib/libcodec.so");
+				cr_assert_eq(m->build_id_len, modules == 1 ? sizeof(bid) : 0);
+				if (modules == 1)
+					cr_assert_arr_eq(m->build_id, bid, sizeof(bid));
+			} else if (rec.kind == HS_K_NATIVE_SITES) {
+				const hs_native_site *g = &rec.u.native_site;
+				sites++;
+				cr_assert_eq(g->alloc, 4);
+				cr_assert_eq(g->count, 3);
+				cr_assert_eq(g->bytes, 48u << 20);
+				cr_assert_eq(g->n, 2);
+				cr_assert_eq(g->frames[0].module, 1);
+				cr_assert_eq(g->frames[0].addr, 0x1234);
+				cr_assert_str_eq(hs_reader_string(r, g->frames[0].symbol, NULL), "codec_open");
+				cr_assert_eq(g->frames[1].module, 0);
+				cr_assert_eq(g->frames[1].addr, 0x7fff00001000ull);
+				cr_assert_eq(g->frames[1].symbol, 0);
+				cr_assert_eq(g->npy, 1);
+				cr_assert_str_eq(hs_reader_string(r, g->py[0].file, NULL), "worker.py");
+				cr_assert_eq(g->py[0].line, 31);
+				cr_assert_str_eq(hs_reader_string(r, g->py[0].function, NULL), "handle");
+			}
+		}
+	cr_assert(hs_reader_complete(r), "%s", hs_reader_error(r));
+	cr_assert_eq(modules, 2);
+	cr_assert_eq(sites, 1);
+	cr_assert_str_eq(hs_kind_name(HS_K_NATIVE_SITES), "native-sites");
+	hs_reader_free(r);
+	hs_membuf_free(&buf);
+}
