@@ -15,7 +15,7 @@
 /* The database header's application_id ("HSDB") and user_version (the
  * schema version, also meta load.schema). */
 #define HSA_APPLICATION_ID 0x48534442
-#define HSA_SCHEMA_VERSION 5
+#define HSA_SCHEMA_VERSION 6
 
 /* Loads the dump at path into a new database at out, written under a
  * temporary name and renamed into place. The file is created with

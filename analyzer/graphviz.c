@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "addrmap.h"
+#include "asyncio.h"
 #include "db.h"
 #include "graphviz.h"
 #include "hsnap.h"
@@ -426,8 +427,9 @@ static const root_style root_styles[] = {
 #define PATH_LINE "#c62828"
 
 /* The root line of a label ("module app.stats", "thread MainThread",
- * "held from C (+1)") and the root's style; 0 when id is no root. A
- * module also held from C is shown as the module. */
+ * "held from C (+1)", or the holder the dumper names: "registered with
+ * atexit (callback 3 of 5)") and the root's style; 0 when id is no root.
+ * A module also held from C is shown as the module. */
 static int root_line(hsa_viz *v, int64_t id, hsa_str *out, const root_style **style)
 {
 	static const char sql[] =
@@ -459,6 +461,8 @@ static int root_line(hsa_viz *v, int64_t id, hsa_str *out, const root_style **st
 			rc = text(out, thread, strlen(thread), 40);
 		else if (!rc)
 			rc = hsa_str_printf(out, "%" PRId64, extra);
+	} else if (!strcmp(kind, "held-from-c") && name) {
+		rc = text(out, name, strlen(name), 60);
 	} else if (!strcmp(kind, "held-from-c")) {
 		rc = hsa_str_printf(out, "held from C (+%" PRId64 ")", extra);
 	} else if (!strcmp(kind, "asyncio-task")) {
@@ -472,8 +476,28 @@ done:
 	return rc;
 }
 
+/* " stats_writer()\ncreated at app.py:31" after the type of a task's box:
+ * what it runs and where it comes from. */
+static int task_lines(hsa_viz *v, int64_t id, hsa_str *label)
+{
+	hsa_task_group g;
+	int r = hsa_task_describe(v->db, id, &g, v->err, v->errlen);
+	if (r <= 0)
+		return r;
+	int rc = hsa_str_printf(label, " ") || text(label, g.coro, strlen(g.coro), 40) ||
+	         hsa_str_printf(label, "()");
+	if (!rc && g.site) {
+		const char *base = hsa_file_base(g.site);
+		rc = hsa_str_printf(label, "\\n%s at ", g.created ? "created" : "defined") ||
+		     text(label, base, strlen(base), 40);
+	}
+	hsa_task_group_clear(&g);
+	return rc ? -1 : 0;
+}
+
 /* Sets the label, tooltip and colours of the node for object n->id:
- *   [root line] / type and name / value or length / size, retained size. */
+ *   [root line] / type and name (a task's coroutine and creation line) /
+ *   value or length / size, retained size. */
 static int object_attrs(hsa_viz *v, const vnode *n, Agnode_t *an, uint32_t maxd)
 {
 	static const char sql[] =
@@ -511,6 +535,8 @@ static int object_attrs(hsa_viz *v, const vnode *n, Agnode_t *an, uint32_t maxd)
 			if (hsa_str_printf(&label, " ") || text(&label, name, strlen(name), 40))
 				goto done;
 		}
+		if (task_lines(v, n->id, &label))
+			goto done;
 	}
 	if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
 		const char *val = sqlite3_column_blob(st, 5);

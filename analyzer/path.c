@@ -295,8 +295,11 @@ int hsa_root_text(sqlite3 *db, int64_t id, hsa_str *out)
 			rc = hsa_str_printf(out, "thread %" PRId64 " ", extra);
 		rc = rc || hsa_db_describe(db, id, out);
 	} else if (!strcmp(kind, hs_root_kind_name(HS_R_HELD_FROM_C))) {
+		/* the holder when the dumper knows it: "registered with atexit
+		 * (callback 3 of 5)" */
 		rc = hsa_db_describe(db, id, out) ||
-		     hsa_str_printf(out, " held from C (+%" PRId64 ")", extra);
+		     (name ? hsa_str_printf(out, " %s", name)
+		           : hsa_str_printf(out, " held from C (+%" PRId64 ")", extra));
 	} else if (!strcmp(kind, hs_root_kind_name(HS_R_ASYNC_TASK))) {
 		rc = hsa_str_printf(out, "asyncio task ") || hsa_db_describe(db, id, out);
 	} else {

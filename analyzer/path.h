@@ -43,7 +43,9 @@ int hsa_edge_label(int kind, int64_t label, const char *text, hsa_str *out);
 /* The label of a stored reference, looking its string up in db. */
 int hsa_db_edge_label(sqlite3 *db, int kind, int64_t label, hsa_str *out);
 /* How the root at object id is held: "module app.stats", "thread
- * MainThread frame f", "held from C (+1)", "asyncio task", ... */
+ * MainThread frame f", "method close held from C (+1)", "method close
+ * registered with atexit (callback 3 of 5)" (the holder the dumper
+ * names), "asyncio task", ... */
 int hsa_root_text(sqlite3 *db, int64_t id, hsa_str *out);
 /* The short type name of object id ("list", "Task"). */
 int hsa_type_short(sqlite3 *db, int64_t id, hsa_str *out);

@@ -40,7 +40,7 @@ static const char schema[] =
 	"CREATE TABLE threads(ident INTEGER, native_id INTEGER, name TEXT, frame INTEGER,"
 	" main INTEGER, dumping INTEGER);"
 	"CREATE TABLE tasks(id INTEGER PRIMARY KEY, object INTEGER, addr INTEGER, state TEXT,"
-	" name TEXT, coro INTEGER, awaited INTEGER);"
+	" name TEXT, coro INTEGER, awaited INTEGER, kind TEXT);"
 	"CREATE TABLE task_awaits(task INTEGER, depth INTEGER, addr INTEGER, object INTEGER,"
 	" name TEXT, file TEXT, line INTEGER, PRIMARY KEY(task, depth)) WITHOUT ROWID;"
 	"CREATE TABLE native_modules(id INTEGER PRIMARY KEY, path TEXT, build_id TEXT);"
@@ -84,7 +84,8 @@ static const char header_ids[] = "PRAGMA application_id=" STR(HSA_APPLICATION_ID
  * up to date row by row. Orders by retained size come precomputed (the
  * top_* tables) rather than as indexes over every object. */
 static const char indexes[] =
-	"CREATE INDEX objects_addr ON objects(addr);";
+	"CREATE INDEX objects_addr ON objects(addr);"
+	"CREATE INDEX tasks_object ON tasks(object);";
 
 enum {
 	S_META, S_STRING, S_TYPE, S_ROOT, S_FRAME, S_TB, S_TBF, S_SITE,
@@ -101,7 +102,7 @@ static const char *const stmt_sql[NSTMT] = {
 	"INSERT OR REPLACE INTO traceback_frames VALUES(?,?,?)",
 	"INSERT INTO sites VALUES(?,?,?,?)",
 	"INSERT INTO threads VALUES(?,?,?,?,?,?)",
-	"INSERT INTO tasks(object, addr, state, name, coro, awaited) VALUES(?,?,?,?,?,?)",
+	"INSERT INTO tasks(object, addr, state, name, coro, awaited, kind) VALUES(?,?,?,?,?,?,?)",
 	"INSERT OR REPLACE INTO task_awaits VALUES(?,?,?,?,?,?,?)",
 	"INSERT OR REPLACE INTO native_modules VALUES(?,?,?)",
 	"INSERT INTO native_sites(alloc, count, bytes, nframe, npy) VALUES(?,?,?,?,?)",
@@ -183,6 +184,9 @@ static int put_task(writer *w, const hs_task *t)
 	bind_text(st, 4, hsa_heap_string(h, t->name));
 	bind_obj(st, 5, t->coro);
 	bind_obj(st, 6, t->awaited);
+	/* The dumper writes a coroutine, an await chain and a name for Tasks
+	 * only: a record with none of them is a plain Future. */
+	sqlite3_bind_text(st, 7, t->coro || t->n || t->name ? "task" : "future", -1, SQLITE_STATIC);
 	if (step(st))
 		return -1;
 	int64_t task = sqlite3_last_insert_rowid(w->db);

@@ -220,6 +220,18 @@ const char *hsa_human_count(uint64_t n, char *buf)
 	return buf;
 }
 
+const char *hsa_file_base(const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	return slash ? slash + 1 : file;
+}
+
+int hsa_file_stdlib(const char *file)
+{
+	return !strncmp(file, "<frozen ", 8) ||
+	       (strstr(file, "/lib/python") && !strstr(file, "-packages/"));
+}
+
 double hsa_now(void)
 {
 	struct timespec ts;

@@ -68,6 +68,12 @@ void hsa_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *hsa_human_size(uint64_t n, char *buf);
 /* 1234567 -> "1,234,567"; buf of at least 32 bytes. */
 const char *hsa_human_count(uint64_t n, char *buf);
+/* The last component of a path ("app.py" of "/srv/app.py"): a pointer
+ * into file. */
+const char *hsa_file_base(const char *file);
+/* Whether a source file is Python's own: "<frozen ...>", or under a
+ * lib/pythonX.Y directory but not in its site-packages. */
+int hsa_file_stdlib(const char *file);
 /* Seconds since an arbitrary start, monotonic. */
 double hsa_now(void);
 /* Whether n bytes at s are valid UTF-8. */

@@ -141,10 +141,14 @@ Test(commands, tasks_grouped)
 	char *path = known_dump("tasks.hsnap");
 	char *out = run_ok("tasks --json %s%s", path, "");
 	cr_assert(td_json_ok(out), "%s", out);
-	cr_assert(strstr(out, "{\"coroutine\":\"worker\",\"awaiting_at\":\"app.py:10\",\"tasks\":3,"
+	cr_assert(strstr(out, "{\"tasks\":{\"pending\":2,\"cancelled\":1,\"finished\":1},"), "%s",
+	          out);
+	cr_assert(strstr(out, "{\"coroutine\":\"worker\",\"created_at\":null,\"defined_at\":null,"
+	                      "\"chain\":[{\"name\":\"worker\",\"file\":\"app.py\",\"line\":0},"
+	                      "{\"name\":\"sleep\",\"file\":\"app.py\",\"line\":10}],\"tasks\":3,"
 	                      "\"pending\":2,\"cancelled\":1,\"finished\":0}"),
 	          "%s", out);
-	cr_assert(strstr(out, "{\"coroutine\":\"main\",\"awaiting_at\":\"other.py:20\",\"tasks\":1,"
+	cr_assert(strstr(out, "{\"name\":\"sleep\",\"file\":\"other.py\",\"line\":20}],\"tasks\":1,"
 	                      "\"pending\":0,\"cancelled\":0,\"finished\":1}"),
 	          "%s", out);
 	free(out);
