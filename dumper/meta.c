@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +89,62 @@ uint64_t hsd_rss_bytes(void)
 	return resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* The small file at path into buf, NUL-terminated; its length, or -1.
+ * Plain read(): stdio would allocate in the heap being measured. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (n < len - 1 && ((got = read(fd, buf + n, len - 1 - n)) > 0 ||
+	                       (got < 0 && errno == EINTR)))
+		if (got > 0)
+			n += (size_t)got;
+	close(fd);
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+/* When the dumped process started: the identity of a process across its
+ * dumps, which its pid alone is not (pids are reused). The kernel's start
+ * time in clock ticks after boot (field 22 of /proc/PID/stat) and the boot
+ * id make the key; the start in Unix seconds is for people (it moves
+ * with the wall clock). A fork child or an attach copy describes its
+ * parent. Missing keys when /proc cannot tell. */
+static int start_meta(struct hsd_ctx *c)
+{
+	char path[64], buf[1024];
+	long pid = c->opts->pid && c->opts->pid != (long)getpid() ? (long)getppid()
+	                                                           : (long)getpid();
+	unsigned long long ticks;
+	int rc = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	const char *end = read_small(path, buf, sizeof(buf)) > 0 ? strrchr(buf, ')') : NULL;
+	/* fields 3 to 21 after the command's closing parenthesis, then 22 */
+	if (end && sscanf(end + 1, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+	                           " %*s %*s %*s %*s %llu", &ticks) == 1) {
+		long hz = sysconf(_SC_CLK_TCK);
+		struct timespec now, boot;
+		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_BOOTTIME, &boot);
+		rc |= hs_writer_meta_uint(c->w, "process.start_ticks", ticks);
+		if (hz > 0)
+			rc |= hs_writer_meta_f64(
+				c->w, "process.start",
+				(double)now.tv_sec + (double)now.tv_nsec / 1e9 -
+					((double)boot.tv_sec + (double)boot.tv_nsec / 1e9) +
+					(double)ticks / (double)hz);
+	}
+	ssize_t n = read_small("/proc/sys/kernel/random/boot_id", buf, sizeof(buf));
+	if (n > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		rc |= hs_writer_meta_str(c->w, "process.boot_id", buf);
+	}
+	return rc;
+}
+
 int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled)
 {
 	hs_writer *w = c->w;
@@ -113,6 +171,7 @@ int hsd_meta_begin(struct hsd_ctx *c, int gc_enabled)
 		buf[sizeof(buf) - 1] = '\0';
 		rc |= hs_writer_meta_str(w, "host", buf);
 	}
+	rc |= start_meta(c);
 	rc |= argv_meta(c);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
