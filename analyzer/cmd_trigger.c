@@ -7,7 +7,12 @@
  * write lock on it, so a file left by a killed process is told from a live
  * handler. A process in a container names it in its own namespaces' terms
  * (its /tmp, its pid, its euid); it is found from here through
- * /proc/PID/root, and so are the dumps it names. */
+ * /proc/PID/root, and so are the dumps it names.
+ *
+ * A prefork master's workers forked after install() keep a handler of
+ * their own (their own state file and files): 'trigger MASTER' signals
+ * them too, each child of the master that has one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +29,7 @@
 #define DEFAULT_WAIT 30.0
 #define POLL_US 50000
 #define STATE_VERSION 1
+#define MAX_ASKED 256    /* a master and its workers */
 
 /* The process as its own namespaces see it. */
 typedef struct target {
@@ -190,51 +196,111 @@ static long long realtime_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Prints what was asked: the dump directory and the files written (none
- * without --wait), paths as seen from here. */
-static int print_result(const target *t, const handler *h, const char *file,
-                        int json)
+/* A process asked for a dump. */
+typedef struct asked {
+	target t;
+	handler h;
+	char *file;        /* the new dump as seen from here, or NULL */
+} asked;
+
+/* The processes whose parent is pid (the fourth field of /proc/N/stat,
+ * after the command's closing parenthesis), at most max, in pid order.
+ * Returns how many. */
+static int children_of(long pid, long *kids, int max)
+{
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && n < max && (e = readdir(d))) {
+		char path[300], buf[1024];
+		long ppid, kid = strtol(e->d_name, NULL, 10);
+		if (kid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", kid);
+		FILE *f = fopen(path, "re");
+		size_t len = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[len] = '\0';
+		const char *close = strrchr(buf, ')');
+		if (close && sscanf(close + 1, " %*c %ld", &ppid) == 1 && ppid == pid)
+			kids[n++] = kid;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 1; i < n; i++) /* a few: insertion sort */
+		for (int j = i; j > 0 && kids[j - 1] > kids[j]; j--) {
+			long x = kids[j];
+			kids[j] = kids[j - 1];
+			kids[j - 1] = x;
+		}
+	return n;
+}
+
+/* Prints what was asked: per process the dump directory and the file
+ * written (none without --wait), paths as seen from here. */
+static int print_result(const asked *p, int n, int wait, int json)
 {
 	if (json) {
-		char *dir = NULL, *path = NULL;
-		if (asprintf(&dir, "%s%s", t->root, h->dir) < 0 ||
-		    (file && asprintf(&path, "%s%s", t->root, file) < 0)) {
-			free(dir);
+		hsa_json j;
+		hsa_str dir = { 0 };
+		int rc = 0;
+		hsa_json_init(&j, stdout);
+		hsa_json_open(&j, NULL);
+		hsa_json_array(&j, "processes");
+		for (int i = 0; i < n; i++) {
+			dir.len = 0;
+			rc |= hsa_str_printf(&dir, "%s%s", p[i].t.root, p[i].h.dir);
+			hsa_json_open(&j, NULL);
+			hsa_json_int(&j, "pid", p[i].t.pid);
+			hsa_json_int(&j, "signal", p[i].h.signum);
+			hsa_json_str(&j, "dir", dir.s ? dir.s : "");
+			if (p[i].file)
+				hsa_json_str(&j, "file", p[i].file);
+			else
+				hsa_json_null(&j, "file");
+			hsa_json_close(&j);
+		}
+		hsa_json_end(&j);
+		/* the process asked for (its first worker when it has no handler) */
+		dir.len = 0;
+		rc |= hsa_str_printf(&dir, "%s%s", p[0].t.root, p[0].h.dir);
+		hsa_json_int(&j, "pid", p[0].t.pid);
+		hsa_json_int(&j, "signal", p[0].h.signum);
+		hsa_json_str(&j, "dir", dir.s ? dir.s : "");
+		hsa_json_array(&j, "files");
+		for (int i = 0; i < n; i++)
+			if (p[i].file)
+				hsa_json_str(&j, NULL, p[i].file);
+		hsa_json_end_document(&j);
+		hsa_str_free(&dir);
+		if (rc) {
 			hsa_error("out of memory");
 			return HSA_EXIT_FAIL;
 		}
-		hsa_json j;
-		hsa_json_init(&j, stdout);
-		hsa_json_open(&j, NULL);
-		hsa_json_int(&j, "pid", t->pid);
-		hsa_json_int(&j, "signal", h->signum);
-		hsa_json_str(&j, "dir", dir);
-		hsa_json_array(&j, "files");
-		if (path)
-			hsa_json_str(&j, NULL, path);
-		hsa_json_end_document(&j);
-		free(dir);
-		free(path);
-	} else if (file) {
-		printf("%s%s\n", t->root, file);
 	} else {
-		printf("sent signal %d (%s) to process %ld; its dumps go to '%s%s'\n",
-		       h->signum, strsignal(h->signum), t->pid, t->root, h->dir);
+		for (int i = 0; i < n; i++)
+			if (p[i].file)
+				printf("%s\n", p[i].file);
+			else if (!wait)
+				printf("sent signal %d (%s) to process %ld; its dumps go to '%s%s'\n",
+				       p[i].h.signum, strsignal(p[i].h.signum), p[i].t.pid, p[i].t.root,
+				       p[i].h.dir);
 	}
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : HSA_EXIT_FAIL;
 }
 
-/* Waits for a dump that began after sent_ns; prints it. */
-static int wait_dump(const target *t, long long sent_ns, double seconds, int json)
+/* Waits until deadline for a dump of p that began after sent_ns and is
+ * complete; fills p->file. */
+static int wait_dump(asked *p, long long sent_ns, double deadline, double seconds)
 {
-	double deadline = hsa_now() + seconds;
 	char err[1024];
-	long pid = t->pid;
+	long pid = p->t.pid;
 	handler h = { 0 };
 	for (;;) {
 		free(h.text);
 		int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-		if (read_handler(t, &h) < 0) {
+		if (read_handler(&p->t, &h) < 0) {
 			free(h.text);
 			if (!alive)
 				hsa_error("process %ld exited before its dump was complete", pid);
@@ -255,21 +321,49 @@ static int wait_dump(const target *t, long long sent_ns, double seconds, int jso
 	char *path = NULL;
 	if (!h.last_ok)
 		hsa_error("process %ld failed to dump: %s", pid, h.last);
-	else if (asprintf(&path, "%s%s", t->root, h.last) < 0)
+	else if (asprintf(&path, "%s%s", p->t.root, h.last) < 0)
 		hsa_error("out of memory");
 	else if (!complete(path, err, sizeof(err)))
 		hsa_error("%s", err);
 	else
-		rc = print_result(t, &h, h.last, json);
-	free(path);
+		rc = 0;
+	if (rc)
+		free(path);
+	else
+		p->file = path;
 	free(h.text);
+	return rc;
+}
+
+/* The handler of process pid into p (p->h.text freed and emptied when
+ * none): 0, or -1 after saying why not, unless quiet. */
+static int find(long pid, asked *p, int quiet)
+{
+	int rc = -1;
+	target_of(pid, &p->t);
+	int found = read_handler(&p->t, &p->h);
+	if (found == -2)
+		hsa_error("process %ld has a heapsnap handler of state version %u; this "
+		          "heapsnap reads version %d", pid, p->h.version, STATE_VERSION);
+	else if (found < 0 && !quiet)
+		hsa_error("process %ld has no heapsnap handler installed", pid);
+	else if (!found && !p->h.signum && !quiet)
+		hsa_error("process %ld takes dumps on no signal (installed with signal=None)", pid);
+	else if (!found && p->h.signum)
+		rc = 0;
+	if (rc) {
+		free(p->h.text);
+		memset(p, 0, sizeof(*p));
+	}
 	return rc;
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
-	handler h = { 0 };
+	asked p[MAX_ASKED];
+	int n = 0;
+	memset(p, 0, sizeof(p));
 	int rc = hsa_parse_args(cmd, argc, argv, &a);
 	if (rc)
 		goto done;
@@ -296,30 +390,41 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("no process %ld", pid);
 		goto done;
 	}
-	target t;
-	target_of(pid, &t);
-	int found = read_handler(&t, &h);
-	if (found == -2) {
-		hsa_error("process %ld has a heapsnap handler of state version %u; this "
-		          "heapsnap reads version %d", pid, h.version, STATE_VERSION);
-		goto done;
-	}
-	if (found < 0) {
-		hsa_error("process %ld has no heapsnap handler installed", pid);
-		goto done;
-	}
-	if (!h.signum) {
-		hsa_error("process %ld takes dumps on no signal (installed with signal=None)", pid);
+	/* the workers after p[0], the master's place; the master's own dump
+	 * child has no handler */
+	long kids[MAX_ASKED - 1];
+	int nkids = children_of(pid, kids, MAX_ASKED - 1), workers = 0;
+	for (int i = 0; i < nkids; i++)
+		workers += !find(kids[i], &p[1 + workers], 1);
+	if (!find(pid, &p[0], workers > 0)) {
+		n = 1 + workers;
+	} else if (workers) {
+		/* a master that runs no handler itself */
+		memmove(&p[0], &p[1], (size_t)workers * sizeof(asked));
+		memset(&p[workers], 0, sizeof(asked));
+		n = workers;
+	} else {
 		goto done;
 	}
 	long long sent = realtime_ns();
-	if (kill((pid_t)pid, h.signum) < 0) {
-		hsa_error("cannot signal process %ld: %s", pid, strerror(errno));
-		goto done;
-	}
-	rc = wait ? wait_dump(&t, sent, seconds, json) : print_result(&t, &h, NULL, json);
+	for (int i = 0; i < n; i++)
+		if (kill((pid_t)p[i].t.pid, p[i].h.signum) < 0) {
+			hsa_error("cannot signal process %ld: %s", p[i].t.pid, strerror(errno));
+			goto done;
+		}
+	rc = 0;
+	double deadline = hsa_now() + seconds;
+	for (int i = 0; wait && i < n; i++)
+		if (wait_dump(&p[i], sent, deadline, seconds))
+			rc = HSA_EXIT_FAIL;
+	/* the files that came, also when another did not */
+	int printed = print_result(p, n, wait, json);
+	rc = rc ? rc : printed;
 done:
-	free(h.text);
+	for (int i = 0; i < MAX_ASKED; i++) {
+		free(p[i].h.text);
+		free(p[i].file);
+	}
 	free(a.pos);
 	return rc < 0 ? 0 : rc;
 }
@@ -335,11 +440,12 @@ const hsa_cmd hsa_cmd_trigger = {
 	.summary = "ask a running process for a dump (heapsnap.install)",
 	.usage = "PID [--wait [SECONDS]] [--json]",
 	.details = "Sends the dump signal to a process that runs heapsnap.install() (or\n"
-	           "'python -m heapsnap run', or HEAPSNAP in its environment). With --wait,\n"
-	           "waits until the new dump is complete and prints its path; fails if the\n"
-	           "process is gone, its dump failed or none appears in time. A process in\n"
-	           "a container (another mount namespace) is found, and its paths printed,\n"
-	           "through /proc/PID/root.",
+	           "'python -m heapsnap run', or HEAPSNAP in its environment), and to each\n"
+	           "of its children that has a handler of its own (a prefork master's\n"
+	           "workers). With --wait, waits until each new dump is complete and prints\n"
+	           "its path, one line per file; fails if a process is gone, its dump failed\n"
+	           "or none appears in time. A process in a container (another mount\n"
+	           "namespace) is found, and its paths printed, through /proc/PID/root.",
 	.min_pos = 1,
 	.max_pos = 2,
 	.opts = opts,

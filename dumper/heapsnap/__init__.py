@@ -188,7 +188,8 @@ def install(signal="SIGUSR1", dir=None, fork=True, rss_limit=None,
     full disk, an unwritable directory); the service keeps running either
     way. A process forked after install() (a prefork worker) dumps on its
     own, to files with its own pid. 'heapsnap trigger PID' signals the
-    process and waits for the new dump. For allocation tracebacks in the
+    process and waits for the new dump; 'heapsnap trigger MASTER' of a
+    prefork service signals each worker with a handler too. For allocation tracebacks in the
     dumps run Python with -X tracemalloc=N. install() again replaces the
     settings; uninstall() undoes it (at exit too).
     """

@@ -495,7 +495,7 @@ Test(triggers, trigger_json, .timeout = 60)
 	cr_assert(wait_file(ready, 30));
 	char *out;
 	cr_assert_eq(trigger(top, pid, "--wait", "--json", &out), 0, "trigger said: %s", out);
-	snprintf(want, sizeof(want), "{\"pid\":%ld,\"signal\":10,\"dir\":\"%s\","
+	snprintf(want, sizeof(want), "}],\"pid\":%ld,\"signal\":10,\"dir\":\"%s\","
 	         "\"files\":[\"%s/trig_plain-", (long)pid, dumps, dumps);
 	cr_expect(out && strstr(out, want), "trigger --json said: %s", out);
 	json_file(out, path, sizeof(path));
@@ -541,12 +541,20 @@ Test(triggers, trigger_in_other_namespaces, .timeout = 60)
 	           "exec unshare --map-user=1000 true' >/dev/null 2>&1") != 0)
 		cr_skip_test("needs root and unshare(1) able to make namespaces");
 	char *top = t_mkdir();
-	char log[512], script[512], inner[2048], ready[128], want[600], path[512];
+	char log[512], script[512], inner[4096], ready[128], want[600], path[512];
+	/* The build and source trees may be under /tmp themselves (a clone
+	 * there): the old /tmp is kept at `keep` and they are bound back
+	 * into the new one. */
+	char keep[] = "/var/tmp/hsns-XXXXXX";
+	cr_assert(mkdtemp(keep));
 	snprintf(log, sizeof(log), "%s/ns.log", top);
 	snprintf(script, sizeof(script), "%s/trig_plain.py", HS_TEST_SCRIPTS);
-	snprintf(inner, sizeof(inner), "mount -t tmpfs tmpfs /tmp && exec unshare "
+	snprintf(inner, sizeof(inner), "mount --bind /tmp '%s' && mount -t tmpfs tmpfs /tmp && "
+	         "for d in '%s' '%s'; do case $d in /tmp/*) mkdir -p \"$d\" && "
+	         "mount --bind '%s'\"${d#/tmp}\" \"$d\";; esac; done && exec unshare "
 	         "--map-user=1000 --map-group=1000 '%s' -m heapsnap run --dir /tmp/dumps "
-	         "'%s' /tmp/ready sleep", HS_TEST_PYTHON, script);
+	         "'%s' /tmp/ready sleep", keep, HS_TEST_PYPATH, HS_TEST_SCRIPTS, keep,
+	         HS_TEST_PYTHON, script);
 	char *argv[] = { "/bin/sh", "-c", "exec unshare -m -p -f /bin/sh -c \"$1\"", "sh",
 	                 inner, NULL };
 	struct env e = { 0 };
@@ -576,7 +584,102 @@ Test(triggers, trigger_in_other_namespaces, .timeout = 60)
 	cr_expect(wait_count(log, "dump written", 2, 30), "no dump after 'trigger' alone");
 	kill(pid, SIGINT);
 	cr_expect_eq(wait_exit(outer, 30), 0);
+	rmdir(keep);
 	t_rmdir(top);
+}
+
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks. */
+static uint64_t start_ticks(pid_t pid)
+{
+	char path[64];
+	unsigned long long ticks = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	char *stat = t_slurp(path, NULL);
+	char *close = stat ? strrchr(stat, ')') : NULL;
+	if (!close || sscanf(close + 1, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s"
+	                                " %*s %*s %*s %*s %*s %llu", &ticks) != 1)
+		ticks = 0;
+	free(stat);
+	return ticks;
+}
+
+/* A prefork master (trig_prefork.py) whose two workers run the handler:
+ * 'trigger MASTER --wait' dumps each (and the master when it has a
+ * handler too), one complete file per line, each of its own process. */
+static void prefork(int workers_only)
+{
+	char *top = t_mkdir();
+	char dumps[512], ready[512], log[512], script[512];
+	snprintf(dumps, sizeof(dumps), "%s/dumps", top);
+	snprintf(ready, sizeof(ready), "%s/ready", top);
+	snprintf(log, sizeof(log), "%s/prefork.log", top);
+	snprintf(script, sizeof(script), "%s/trig_prefork.py", HS_TEST_SCRIPTS);
+	char *argv[] = { HS_TEST_PYTHON, script, dumps, ready,
+	                 workers_only ? "--workers-only" : NULL, NULL };
+	struct env e = { 0 };
+	pid_t master = t_spawn(log, argv, setup, &e);
+	int up = wait_file(ready, 30);
+	char *text = t_slurp(up ? ready : log, NULL);
+	long w1 = 0, w2 = 0;
+	cr_assert(up && text && sscanf(text, "workers %ld %ld", &w1, &w2) == 2,
+	          "the service did not start:\n%s", text ? text : "");
+	free(text);
+	long want[3] = { w1, w2, master };
+	int nwant = workers_only ? 2 : 3;
+
+	char *out;
+	int rc = trigger(top, master, "--wait", NULL, &out);
+	cr_assert_eq(rc, 0, "trigger --wait: %s", out);
+	int lines = 0, seen[3] = { 0 };
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+		struct t_dump d;
+		char err[512];
+		cr_assert_eq(t_load(&d, line, err, sizeof(err)), 0, "%s", err);
+		cr_expect(d.complete, "'%s' is incomplete", line);
+		long pid = (long)t_meta_uint(&d, "pid");
+		int k = 0;
+		while (k < nwant && want[k] != pid)
+			k++;
+		cr_assert_lt(k, nwant, "'%s' is a dump of pid %ld", line, pid);
+		seen[k]++;
+		/* the worker's own start, not its dump child's */
+		cr_expect_eq(t_meta_uint(&d, "process.start_ticks"), start_ticks((pid_t)pid),
+		             "start of pid %ld in '%s'", pid, line);
+		cr_expect_str_eq(t_meta_str(&d, "trigger"), "signal");
+		t_free(&d);
+	}
+	cr_expect_eq(lines, nwant, "trigger printed %d files", lines);
+	for (int k = 0; k < nwant; k++)
+		cr_expect_eq(seen[k], 1, "pid %ld: %d dumps", want[k], seen[k]);
+	free(out);
+
+	rc = trigger(top, master, "--wait", "--json", &out);
+	cr_assert_eq(rc, 0, "trigger --wait --json: %s", out);
+	int files = 0;
+	for (char *p = out ? strstr(out, "\"files\":[") : NULL; p && (p = strstr(p, ".hsnap\""));
+	     p += 7)
+		files++;
+	char first[64];
+	/* the master first, else its workers by pid */
+	snprintf(first, sizeof(first), "{\"processes\":[{\"pid\":%ld,",
+	         !workers_only ? (long)master : w1 < w2 ? w1 : w2);
+	cr_expect(out && !strncmp(out, first, strlen(first)), "trigger --json said: %s", out);
+	cr_expect_eq(files, nwant, "trigger --json said: %s", out);
+	free(out);
+
+	kill(master, SIGINT);
+	cr_expect_eq(wait_exit(master, 30), 0);
+	t_rmdir(top);
+}
+
+Test(triggers, trigger_prefork_master_and_workers, .timeout = 60)
+{
+	prefork(0);
+}
+
+Test(triggers, trigger_prefork_workers_only, .timeout = 60)
+{
+	prefork(1);
 }
 #endif
 
