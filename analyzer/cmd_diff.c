@@ -11,6 +11,7 @@
 #include "hsnap.h"
 #include "match.h"
 #include "memory.h"
+#include "series.h"
 
 static const char *const sort_names[] = {"size", "count", "retained", NULL};
 
@@ -440,6 +441,7 @@ done:
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
+	hsa_series *s = NULL;
 	char err[1024];
 	uint64_t n;
 	int rc = hsa_parse_args(cmd, argc, argv, &a);
@@ -455,14 +457,30 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
+	if (hsa_series_read(a.pos, a.npos, NULL, &s, err, sizeof(err))) {
+		hsa_error("%s", err);
+		goto done;
+	}
+	if (s->n != 2) {
+		hsa_usage_error(cmd, "diff compares two dumps, not %d", s->n);
+		rc = HSA_EXIT_USAGE;
+		goto done;
+	}
+	/* the older one is OLD, whatever the order given */
+	char *paths[2] = {s->dumps[0].path, s->dumps[1].path};
+	if (s->nprocs > 1)
+		hsa_warn("'%s' and '%s' are dumps of different processes (pid %" PRId64 " and %" PRId64
+		         "): groups compare, no object is the same in both",
+		         paths[0], paths[1], s->dumps[0].pid, s->dumps[1].pid);
 	int json = hsa_arg(cmd, &a, "json") != NULL;
-	if (hsa_arg(cmd, &a, "new") ? diff_new(a.pos, by, n, json, err, sizeof(err))
-	                            : diff_groups(a.pos, by, sort, n, json, err, sizeof(err))) {
+	if (hsa_arg(cmd, &a, "new") ? diff_new(paths, by, n, json, err, sizeof(err))
+	                            : diff_groups(paths, by, sort, n, json, err, sizeof(err))) {
 		hsa_error("%s", err);
 		goto done;
 	}
 	rc = 0;
 done:
+	hsa_series_free(s);
 	free(a.pos);
 	return rc < 0 ? 0 : rc;
 }
@@ -479,17 +497,20 @@ static const hsa_opt opts[] = {
 const hsa_cmd hsa_cmd_diff = {
 	.name = "diff",
 	.summary = "what grew between two dumps, by type, module or site, with retained size",
-	.usage = "OLD NEW [--by type|module|site] [--sort size|count|retained] [-n N] [--new] [--json]",
+	.usage = "OLD NEW | DIR [--by type|module|site] [--sort size|count|retained] [-n N] [--new]"
+	         " [--json]",
 	.details =
-		"Per group, the count, size and retained size in NEW with their change since\n"
-		"OLD, the largest growth first; groups that did not change are left out\n"
-		"(objgraph's show_growth and tracemalloc's compare_to, with retained size).\n"
+		"OLD is the one dumped first, in whichever order the two are given (or found\n"
+		"in DIR, which must hold two). Per group, the count, size and retained size\n"
+		"in NEW with their change since OLD, the largest growth first; groups that\n"
+		"did not change are left out (objgraph's show_growth and tracemalloc's\n"
+		"compare_to, with retained size).\n"
 		"With --new, the objects of NEW that were not in OLD. An object is the same\n"
 		"in both when it has the same address and type, its GC generation is not\n"
 		"younger and, when tracemalloc traced both, its allocation traceback is\n"
 		"the same; CPython reuses addresses, so this is a guess that a freed object\n"
 		"replaced by a look-alike can fool ('leaks' groups them to see through).",
-	.min_pos = 2,
+	.min_pos = 1,
 	.max_pos = 2,
 	.opts = opts,
 	.run = run,
