@@ -57,12 +57,13 @@ done:
 
 /* The holder and sample members of leak group k across the dumps, in the
  * last dump (db). */
-static int leak_starts(char **dumps, int n, sqlite3 *db, uint64_t k, int64_t **starts,
-                       size_t *nstarts, hsa_str *cap, char *err, size_t errlen)
+static int leak_starts(char **dumps, int n, const hsa_leak_opts *lo, sqlite3 *db, uint64_t k,
+                       int64_t **starts, size_t *nstarts, hsa_str *cap, char *err,
+                       size_t errlen)
 {
 	hsa_leak_report *r = NULL;
 	int rc = -1;
-	if (hsa_leaks_find((const char *const *)dumps, n, &r, err, errlen))
+	if (hsa_leaks_find((const char *const *)dumps, n, lo, &r, err, errlen))
 		return -1;
 	if (k > r->ngroups) {
 		snprintf(err, errlen, "no leak group %" PRIu64 ": the dumps show %" PRIu64, k,
@@ -131,7 +132,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	const char *type = hsa_arg(cmd, &a, "type"), *out = hsa_arg(cmd, &a, "output");
 	int refs = hsa_arg(cmd, &a, "refs") != NULL;
 	uint64_t leak = 0;
+	hsa_leak_opts lo;
 	if (hsa_arg_count(cmd, &a, "leak", 0, &leak) ||
+	    hsa_arg_size(cmd, &a, "min-growth", HSA_LEAK_AUTO, &lo.min_growth) ||
 	    hsa_arg_count(cmd, &a, "depth", leak ? HSA_VIZ_LEAK_DEPTH : 4, &depth) ||
 	    hsa_arg_count(cmd, &a, "max-nodes", 80, &max_nodes))
 		goto done;
@@ -168,7 +171,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	    (!leak && hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err))))
 		goto fail;
 	if (leak) {
-		if (leak_starts(a.pos, a.npos, db, leak, &starts, &nstarts, &cap, err, sizeof(err)))
+		if (leak_starts(a.pos, a.npos, &lo, db, leak, &starts, &nstarts, &cap, err, sizeof(err)))
 			goto fail;
 	} else if (type) {
 		uint64_t max = max_nodes / 3 < FAN ? max_nodes / 3 : FAN;
@@ -208,6 +211,7 @@ done:
 static const hsa_opt opts[] = {
 	{"type", 0, "T", "start from the largest objects of type T (up to 10)"},
 	{"leak", 0, "K", "start from leak group K of 'heapsnap leaks' on the same dumps"},
+	{"min-growth", 0, "SIZE", "with --leak: the floor 'heapsnap leaks --min-growth' applies"},
 	{"backrefs", 0, NULL, "draw who refers to the objects, up to a root (default)"},
 	{"refs", 0, NULL, "draw what the objects refer to"},
 	{"depth", 0, "N", "follow references N hops from the start (default 4; 1 with --leak)"},

@@ -34,6 +34,10 @@ static void print_json(const hsa_leak_report *r, char **dumps, uint64_t max)
 	if (r->weak)
 		hsa_json_str(&j, "caveat", caveat);
 	hsa_json_uint(&j, "candidates", r->candidates);
+	json_counts(&j, "dead", r->dead, r->ndumps);
+	json_counts(&j, "dead_bytes", r->dead_bytes, r->ndumps);
+	hsa_json_uint(&j, "min_growth", r->min_growth);
+	hsa_json_uint(&j, "below_floor", r->below_floor);
 	hsa_mem_leaks_json(&j, r);
 	hsa_json_array(&j, "groups");
 	for (uint64_t i = 0; i < r->ngroups && i < max; i++) {
@@ -53,6 +57,7 @@ static void print_json(const hsa_leak_report *r, char **dumps, uint64_t max)
 		json_counts(&j, "retained", g->retained, r->ndumps);
 		hsa_json_int(&j, "retained_growth", g->retained_growth);
 		hsa_json_uint(&j, "survivors", g->survivors);
+		hsa_json_uint(&j, "fresh", g->fresh);
 		hsa_json_array(&j, "samples");
 		for (int k = 0; k < g->nsample; k++) {
 			snprintf(a, sizeof(a), "0x%" PRIx64, g->sample[k]);
@@ -110,9 +115,17 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 	else
 		printf("candidates: %s objects created after dump 1 and alive in every later dump\n",
 		       hsa_human_count(r->candidates, a));
+	if (r->dead[L])
+		printf("dead      %s objects (%s) dead in all but name in dump %d (cancelled asyncio"
+		       " timers still scheduled, done tasks and futures): not counted\n",
+		       hsa_human_count(r->dead[L], a), hsa_human_size(r->dead_bytes[L], b), L + 1);
+	if (r->below_floor)
+		printf("floor     %s growing group%s under %s of retained growth not shown"
+		       " (--min-growth)\n", hsa_human_count(r->below_floor, a),
+		       r->below_floor == 1 ? "" : "s", hsa_human_size(r->min_growth, b));
 	if (!r->ngroups && !r->unexplained) {
 		printf("\nno leak found: no group of them (type, allocation site, path) grew in every"
-		       " dump.\n");
+		       " dump%s.\n", r->below_floor ? " by more than the floor" : "");
 		return;
 	}
 	if (!r->ngroups)
@@ -131,8 +144,11 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 		printf("   site      %s\n", g->site ? hsa_tty(&t1, g->site) : "(no allocation traceback)");
 		printf("   count     ");
 		arrows(g->count, r->ndumps, 0);
-		printf(" (%s %s)\n", hsa_human_count(g->survivors, a),
-		       r->weak ? "new in dump 2" : "made after dump 1, alive in every later dump");
+		if (r->weak)
+			printf(" (%s new in dump 2)\n", hsa_human_count(g->survivors, a));
+		else
+			printf(" (%s new since dump 1, %s of them alive in every later dump)\n",
+			       hsa_human_count(g->fresh, a), hsa_human_count(g->survivors, b));
 		printf("   retained  ");
 		arrows(g->retained, r->ndumps, 1);
 		printf("\n   path      %s\n", hsa_tty(&t1, g->signature));
@@ -167,16 +183,18 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
 	hsa_leak_report *r = NULL;
+	hsa_leak_opts lo;
 	char err[1024];
 	uint64_t max;
 	int rc = hsa_parse_args(cmd, argc, argv, &a);
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_USAGE;
-	if (hsa_arg_count(cmd, &a, "n", 10, &max))
+	if (hsa_arg_count(cmd, &a, "n", 10, &max) ||
+	    hsa_arg_size(cmd, &a, "min-growth", HSA_LEAK_AUTO, &lo.min_growth))
 		goto done;
 	rc = HSA_EXIT_FAIL;
-	if (hsa_leaks_find((const char *const *)a.pos, a.npos, &r, err, sizeof(err))) {
+	if (hsa_leaks_find((const char *const *)a.pos, a.npos, &lo, &r, err, sizeof(err))) {
 		hsa_error("%s", err);
 		goto done;
 	}
@@ -193,6 +211,8 @@ done:
 
 static const hsa_opt opts[] = {
 	{"n", 'n', "N", "show the N groups with the largest retained growth (default 10)"},
+	{"min-growth", 0, "SIZE", "report groups whose retained size grew by at least SIZE"
+	                          " (default: 1/16384 of the last dump's RSS, at least 4K)"},
 	{"json", 0, NULL, "print JSON for scripts"},
 	{NULL, 0, NULL, NULL},
 };

@@ -457,7 +457,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 			goto fail;
 	r.last = r.db[r.n - 1];
 	if (r.n > 1 &&
-	    hsa_leaks_find((const char *const *)a.pos, r.n, &r.leaks, r.err, sizeof(r.err)))
+	    hsa_leaks_find((const char *const *)a.pos, r.n, NULL, &r.leaks, r.err, sizeof(r.err)))
 		goto fail;
 	if (!(r.f = fopen(out, "w"))) {
 		snprintf(r.err, sizeof(r.err), "cannot write '%s': %s", out, strerror(errno));

@@ -19,8 +19,11 @@
 
 typedef struct group {
 	uint32_t type, site, sig;
-	uint64_t survivors;
+	uint64_t survivors, fresh;
 	uint64_t count[HSA_LEAK_MAX_DUMPS], retained[HSA_LEAK_MAX_DUMPS];
+	/* retained by members that are roots (pending tasks, held from C):
+	 * nothing in another group dominates them */
+	uint64_t rootret[HSA_LEAK_MAX_DUMPS];
 	hsa_node sample;  /* a survivor in the last dump */
 	hsa_node holder;  /* in the last dump, or HSA_NONE */
 	int keep;         /* grows, and is reported (alone or folded) */
@@ -48,6 +51,7 @@ typedef struct ctx {
 	hsa_node *stack;
 	uint64_t nstack, capstack;
 	uint32_t star;    /* names id of "*", a masked label */
+	uint64_t min_growth;
 	char *err;
 	size_t errlen;
 } ctx;
@@ -202,14 +206,33 @@ static uint32_t trie_put(ctx *c, uint32_t parent, uint32_t kind, uint32_t label,
 	return id;
 }
 
+/* How far up a signature a step looks for the structure it recurses in. */
+#define RECURSE_STEPS 16
+
 /* The step from parent signature P to a node: a repeat of P's own step (a
  * linked list, nested lists) stays at P, marked as repeating, so the
- * links of a chain of any length share a signature. */
+ * links of a chain of any length share a signature. So does a step that
+ * recurses into a structure above: one repeating a step further up (a
+ * HAMT's nodes alternating types), or one from a node of its own type
+ * into a step's kind and type above (a tree's left and right children
+ * under its root): it goes back to the first such step, so members at
+ * any depth of one structure share a signature. (A list in an item of a
+ * list is no recursion: its label and its parent's type differ.) */
 static uint32_t extend(ctx *c, uint32_t P, uint32_t kind, uint32_t label, uint32_t type)
 {
 	if (c->tkind[P] == kind && c->tlabel[P] == label && c->ttype[P] == type) {
 		c->trepeat[P] = 1;
 		return P;
+	}
+	uint32_t back = 0;
+	int steps = 0;
+	for (uint32_t A = P; A && steps < RECURSE_STEPS; A = c->tparent[A], steps++)
+		if (c->tkind[A] == kind && c->ttype[A] == type &&
+		    (c->tlabel[A] == label || c->ttype[P] == type))
+			back = A;
+	if (back) {
+		c->trepeat[back] = 1;
+		return back;
 	}
 	return trie_put(c, P, kind, label, type);
 }
@@ -300,9 +323,19 @@ static int sig_text(ctx *c, uint32_t sig, hsa_str *out)
 
 /* ---- candidates and groups --------------------------------------------- */
 
+/* Reachable, and not dead in all but name (match.h): what can leak. */
 static int reachable(const hsa_snap *s, hsa_node v)
 {
-	return (s->flags[v] & HSA_SNAP_REACHABLE) != 0;
+	return (s->flags[v] & (HSA_SNAP_REACHABLE | HSA_SNAP_DEAD)) == HSA_SNAP_REACHABLE;
+}
+
+/* Whether v of the last dump is new since the first dump. */
+static int fresh(const ctx *c, hsa_node v)
+{
+	for (int k = c->n - 1; k >= 1; k--)
+		if ((v = c->m[k][v]) == HSA_NONE)
+			return 1;
+	return 0;
 }
 
 /* Whether v of the last dump was created after the first dump and lived
@@ -384,6 +417,8 @@ static int find_groups(ctx *c)
 			if (gi != HSA_KMAP_NONE) {
 				c->g[gi].count[k]++;
 				c->gof[k][v] = gi;
+				if (k == c->n - 1 && fresh(c, (hsa_node)v))
+					c->g[gi].fresh++;
 			}
 		}
 	}
@@ -440,6 +475,8 @@ static int group_retained(ctx *c, int k)
 		if (gi != HSA_KMAP_NONE) {
 			if (!inside[gi]++)
 				c->g[gi].retained[k] += s->retained[x];
+			if (s->idom[x] >= n && hsa_snap_root_of(s, x))
+				c->g[gi].rootret[k] += s->retained[x];
 			st[sp++] = x | LEAVE;
 		}
 		for (uint64_t i = off[x]; i < off[x + 1]; i++)
@@ -569,6 +606,26 @@ static int is_weakref(ctx *c, int k, hsa_node v, int *out)
 }
 
 /* ---- the report -------------------------------------------------------- */
+
+/* Growth of holder h of the last dump's retained size since the first
+ * dump, or INT64_MIN when it is not in the first dump. */
+static int64_t holder_growth(const ctx *c, hsa_node h)
+{
+	int L = c->n - 1;
+	uint64_t last = c->snaps[L].retained[h];
+	for (int k = L; k >= 1 && h != HSA_NONE; k--)
+		h = c->m[k][h];
+	return h == HSA_NONE ? INT64_MIN : (int64_t)last - (int64_t)c->snaps[0].retained[h];
+}
+
+/* A reported group's growth: its members' retained growth, or its
+ * holder's when larger (the holder retains less than its items when they
+ * are also roots). */
+static int64_t growth_of(const ctx *c, const group *g)
+{
+	int64_t hg = g->holder != HSA_NONE ? holder_growth(c, g->holder) : INT64_MIN;
+	return hg > g->growth ? hg : g->growth;
+}
 
 static int by_growth(const void *a, const void *b, void *arg)
 {
@@ -725,9 +782,10 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 	const char *type = hsa_names_str(&c->names, g->type);
 	const char *site = g->site ? hsa_names_str(&c->names, g->site) : NULL;
 	memcpy(o->count, g->count, sizeof(o->count));
-	memcpy(o->retained, g->retained, sizeof(o->retained));
-	o->retained_growth = g->growth;
+	/* the finding's memory: the group with what folded into it */
+	memcpy(o->retained, top->retained, sizeof(o->retained));
 	o->survivors = g->survivors;
+	o->fresh = g->fresh;
 	if (!(o->type = strdup(type)) || (site && !(o->site = strdup(site))) || sig_text(c, g->sig, &sig) ||
 	    task_where(c, g->sample, &where) ||
 	    (top != g && !(o->via = strdup(hsa_names_str(&c->names, top->type)))))
@@ -740,7 +798,7 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 	for (uint64_t i = 0; i < nm && o->nsample < HSA_LEAK_SAMPLES; i++)
 		if (mem[i] != g->sample)
 			o->sample[o->nsample++] = s->addr[mem[i]];
-	int64_t rgrowth = g->growth;
+	int64_t rgrowth = top->growth;
 	int grew = 0, found0 = 0;
 	if (top->holder != HSA_NONE) {
 		hsa_path path = {0};
@@ -763,14 +821,10 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 			found0 = !k;
 			h = k ? c->m[k][h] : HSA_NONE;
 		}
-		/* The holder retains less than its items when they are also
-		 * roots (pending tasks): take the larger. */
-		int64_t hg = (int64_t)o->holder_retained[L] - (int64_t)o->holder_retained[0];
-		if (found0 && hg > rgrowth)
-			rgrowth = hg;
 		grew = found0 && o->holder_len[L] > o->holder_len[0];
 	}
 	/* The sentence. */
+	o->retained_growth = rgrowth;
 	const char *ts = short_name(type);
 	char what[256];
 	if (o->via)
@@ -973,6 +1027,35 @@ static int build_report(ctx *c, hsa_leak_report *r)
 	no = kept;
 	qsort_r(order, no, sizeof(uint32_t), by_growth, c->g);
 	fold(c, order, no);
+	/* A folded group's members that are roots (the pending tasks behind
+	 * the futures a deque holds) are dominated by nothing of the group
+	 * they fold into: their retained size counts with it. */
+	for (uint64_t i = 0; i < no; i++) {
+		const group *f = &c->g[order[i]];
+		if (f->into == HSA_KMAP_NONE)
+			continue;
+		for (int k = 0; k < c->n; k++)
+			c->g[f->into].retained[k] += f->rootret[k];
+	}
+	kept = 0;
+	for (uint64_t i = 0; i < no; i++) {
+		group *g = &c->g[order[i]];
+		g->growth = (int64_t)g->retained[L] - (int64_t)g->retained[0];
+		if (g->into == HSA_KMAP_NONE)
+			g->growth = growth_of(c, g);
+		if (g->into == HSA_KMAP_NONE && g->growth < (int64_t)c->min_growth) {
+			r->below_floor++;
+			g->keep = 0;
+			continue;
+		}
+		order[kept++] = order[i];
+	}
+	/* what folded into a group under the floor goes with it */
+	no = 0;
+	for (uint64_t i = 0; i < kept; i++)
+		if (c->g[order[i]].into == HSA_KMAP_NONE || c->g[c->g[order[i]].into].keep)
+			order[no++] = order[i];
+	qsort_r(order, no, sizeof(uint32_t), by_growth, c->g);
 	for (uint64_t i = 0; i < no; i++)
 		if (c->g[order[i]].into == HSA_KMAP_NONE)
 			r->ngroups++;
@@ -1072,8 +1155,8 @@ static void ctx_free(ctx *c)
 	free(c->stack);
 }
 
-int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char *err,
-                   size_t errlen)
+int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
+                   hsa_leak_report **out, char *err, size_t errlen)
 {
 	ctx c;
 	memset(&c, 0, sizeof(c));
@@ -1098,8 +1181,14 @@ int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char 
 	r->weak = n == 2;
 	check_order(&c);
 	for (int k = 0; k < n; k++) {
-		r->objects[k] = c.snaps[k].n;
-		hsa_mem_read(c.snaps[k].db, &r->mem[k]);
+		const hsa_snap *s = &c.snaps[k];
+		r->objects[k] = s->n;
+		hsa_mem_read(s->db, &r->mem[k]);
+		for (uint64_t v = 0; v < s->n; v++)
+			if (s->flags[v] & HSA_SNAP_DEAD) {
+				r->dead[k]++;
+				r->dead_bytes[k] += s->size[v];
+			}
 		if (!(c.sig[k] = calloc(c.snaps[k].n ? c.snaps[k].n : 1, sizeof(uint32_t)))) {
 			oom(&c);
 			goto done;
@@ -1114,6 +1203,12 @@ int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char 
 		}
 		r->matched[k] = (uint64_t)matched;
 	}
+	c.min_growth = opts ? opts->min_growth : HSA_LEAK_AUTO;
+	if (c.min_growth == HSA_LEAK_AUTO) {
+		uint64_t rss = r->mem[n - 1].rss;
+		c.min_growth = rss / 16384 > 4096 ? rss / 16384 : 4096;
+	}
+	r->min_growth = c.min_growth;
 	if (find_groups(&c))
 		goto done;
 	for (uint64_t i = 0; i < c.ng; i++)

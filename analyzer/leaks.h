@@ -43,6 +43,8 @@ typedef struct hsa_leak_group {
 	int64_t retained_growth;  /* retained[last] - retained[0] */
 	uint64_t survivors;       /* members new after the first dump and alive
 	                             in every later one (two dumps: new ones) */
+	uint64_t fresh;           /* members of the last dump new since the first
+	                             (survivors and those made since) */
 	uint64_t sample[HSA_LEAK_SAMPLES]; /* addresses of members in the last dump,
 	                                      a survivor first */
 	int nsample;
@@ -64,9 +66,18 @@ typedef struct hsa_leak_group {
 	                members, or with the same holder), largest first:
 	                "traceback ×20, frame ×40", or NULL */
 	char *sentence; /* the finding in one sentence, as the command prints it
-	                   (its retained growth is the larger of the group's and
-	                   the holder's) */
+	                   (its retained growth is retained_growth) */
 } hsa_leak_group;
+
+/* What hsa_leaks_find reports. */
+typedef struct hsa_leak_opts {
+	/* A group is reported only when its retained growth reaches this many
+	 * bytes (memlab's --ignore-leak-cluster-size-below); HSA_LEAK_AUTO:
+	 * 1/16384 of the last dump's RSS, at least 4 KiB (a few hundred
+	 * bytes of churn in a 50 MiB process is no leak). */
+	uint64_t min_growth;
+} hsa_leak_opts;
+#define HSA_LEAK_AUTO UINT64_MAX
 
 typedef struct hsa_leak_report {
 	int ndumps;
@@ -75,6 +86,13 @@ typedef struct hsa_leak_report {
 	uint64_t matched[HSA_LEAK_MAX_DUMPS];  /* objects of dump k matched to dump k-1
 	                                          (matched[0] is 0) */
 	uint64_t candidates;  /* objects behind the groups' survivors, before grouping */
+	uint64_t dead[HSA_LEAK_MAX_DUMPS];       /* objects dead in all but name per dump
+	                                            (cancelled asyncio handles still
+	                                            scheduled, done tasks and futures):
+	                                            never members of a group */
+	uint64_t dead_bytes[HSA_LEAK_MAX_DUMPS]; /* their shallow size */
+	uint64_t min_growth;  /* the floor applied (bytes) */
+	uint64_t below_floor; /* groups that grew but less than min_growth */
 	uint64_t ngroups;
 	hsa_leak_group *groups; /* ranked by retained growth, largest first */
 	hsa_mem mem[HSA_LEAK_MAX_DUMPS]; /* each dump's memory accounting */
@@ -84,11 +102,12 @@ typedef struct hsa_leak_report {
 
 /* Finds the leaks across dumps[0..n) (oldest first, 2 <= n <=
  * HSA_LEAK_MAX_DUMPS), each a dump or a database as hsa_db_open takes it
- * (dumps are loaded into their cached database first). Returns 0 with
+ * (dumps are loaded into their cached database first); opts NULL for the
+ * defaults. Returns 0 with
  * *out allocated (free with hsa_leak_report_free), or -1 with err filled
  * ("'path': ...", "out of memory"). */
-int hsa_leaks_find(const char *const *dumps, int n, hsa_leak_report **out, char *err,
-                   size_t errlen);
+int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
+                   hsa_leak_report **out, char *err, size_t errlen);
 void hsa_leak_report_free(hsa_leak_report *r);
 
 #endif

@@ -169,6 +169,31 @@ int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
 	return 0;
 }
 
+int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
+                 uint64_t *out)
+{
+	static const struct { const char *suffix; uint64_t mult; } units[] = {
+		{"", 1}, {"B", 1}, {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20},
+		{"MiB", 1ull << 20}, {"G", 1ull << 30}, {"GiB", 1ull << 30},
+	};
+	const char *v = hsa_arg(cmd, a, name);
+	*out = dflt;
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	for (size_t i = 0; !errno && end != v && v[0] != '-' && i < sizeof(units) / sizeof(units[0]);
+	     i++)
+		if (!strcmp(end, units[i].suffix) && n <= UINT64_MAX / units[i].mult) {
+			*out = n * units[i].mult;
+			return 0;
+		}
+	hsa_usage_error(cmd, "option '--%s' needs a size in bytes (or with K, M, G), not '%s'",
+	                name, v);
+	return -1;
+}
+
 int hsa_arg_choice(const hsa_cmd *cmd, const hsa_args *a, const char *name,
                    const char *const *choices)
 {

@@ -49,6 +49,10 @@ const char *hsa_arg(const hsa_cmd *cmd, const hsa_args *a, const char *name);
 /* Parses a positive count option; prints the usage error and returns -1. */
 int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
                   uint64_t dflt, uint64_t *out);
+/* Parses a size option: bytes, or with a K/KiB, M/MiB, G/GiB suffix
+ * (powers of 1024); prints the usage error and returns -1. */
+int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
+                 uint64_t *out);
 /* Checks an option's value against a list ("type", "module", NULL);
  * returns its position, or -1 after printing the usage error. */
 int hsa_arg_choice(const hsa_cmd *cmd, const hsa_args *a, const char *name,

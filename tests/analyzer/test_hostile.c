@@ -148,13 +148,13 @@ Test(hostile, names_reach_the_terminal_as_text)
 		{"diff %1$s %3$s --by site", 1, 0},
 		{"diff %1$s %3$s --new", 1, 0},
 		{"diff %1$s %3$s --json", 1, 0},
-		{"leaks %1$s %2$s %3$s", 1, 0},
-		{"leaks %1$s %2$s", 1, 0},
-		{"leaks --json %1$s %2$s %3$s", 1, 0},
+		{"leaks --min-growth 0 %1$s %2$s %3$s", 1, 0},
+		{"leaks --min-growth 0 %1$s %2$s", 1, 0},
+		{"leaks --min-growth 0 --json %1$s %2$s %3$s", 1, 0},
 		{"sql %3$s 'SELECT s FROM strings'", 1, 0},
 		{"sql --json %3$s 'SELECT * FROM objects_v'", 1, 0},
-		{"graph %1$s %2$s %3$s --leak 1 -o %4$s", 0, 0},
-		{"graph %1$s %2$s %3$s --leak 1 -o %4$s --json", 1, 0},
+		{"graph %1$s %2$s %3$s --leak 1 --min-growth 0 -o %4$s", 0, 0},
+		{"graph %1$s %2$s %3$s --leak 1 --min-growth 0 -o %4$s --json", 1, 0},
 		{"report %1$s %2$s %3$s -o %5$s", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
