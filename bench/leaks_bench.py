@@ -123,7 +123,7 @@ def main():
         rows.append((name, [statistics.median(x) for x in zip(*cold)],
                      [statistics.median(x) for x in zip(*warm)]))
     out = timed(cmds["leaks"])[2]
-    first = (json.loads(out)["groups"] or [{}])[0]
+    first = (json.loads(out)["processes"][0]["groups"] or [{}])[0]
     ok = first.get("type") == "__main__.Response" and "_leaked" in (first.get("holder") or {}).get("text", "")
     sizes = [objects_in(a.heapsnap, d) for d in dumps]
     print("three dumps of %s, %s and %s objects (made in %.1f s, tracemalloc %s)"

@@ -13,7 +13,7 @@
  * "type|via|holder type|holder text|where|also|sentence". */
 static const char extract[] =
 	"import json, sys\n"
-	"r = json.load(sys.stdin)\n"
+	"r = json.load(sys.stdin)['processes'][0]  # the dumps are of one process\n"
 	"print('weak' if r['weak'] else 'strong', r['candidates'])\n"
 	"for g in r['groups']:\n"
 	"    h = g['holder'] or {}\n"

@@ -17,7 +17,7 @@
  * memory they do not explain, then a line per group: "type|holder". */
 static const char extract[] =
 	"import json, sys\n"
-	"r = json.load(sys.stdin)\n"
+	"r = json.load(sys.stdin)['processes'][0]  # the dumps are of one process\n"
 	"m = r['memory']\n"
 	"d, u = m['dumps'], m['unexplained']\n"
 	"print('unexplained %d' % u['rank'] if u else 'explained')\n"
