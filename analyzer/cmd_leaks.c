@@ -191,7 +191,8 @@ typedef struct proc_result {
 
 static int leaking(const hsa_leak_report *r) { return r && (r->ngroups || r->unexplained); }
 
-/* "pid 4033", with its start when another process of s had the same pid. */
+/* "pid 4033", with its start (or host) when another process of s had the
+ * same pid. */
 static const char *proc_label(const hsa_series *s, const hsa_proc *p, char *buf, size_t len)
 {
 	const hsa_dump_id *d = p->first;
@@ -201,8 +202,10 @@ static const char *proc_label(const hsa_series *s, const hsa_proc *p, char *buf,
 		reused |= &s->procs[i] != p && s->procs[i].first->pid == d->pid;
 	if (!d->pid)
 		snprintf(buf, len, "pid ?");
-	else if (reused)
+	else if (reused && d->start)
 		snprintf(buf, len, "pid %" PRId64 " started %s", d->pid, hsa_utc(d->start, t));
+	else if (reused) /* a dump before the process.* keys */
+		snprintf(buf, len, "pid %" PRId64 " on %s", d->pid, d->host ? d->host : "?");
 	else
 		snprintf(buf, len, "pid %" PRId64, d->pid);
 	return buf;
