@@ -212,26 +212,29 @@ static uint32_t trie_put(ctx *c, uint32_t parent, uint32_t kind, uint32_t label,
 /* The step from parent signature P to a node: a repeat of P's own step (a
  * linked list, nested lists) stays at P, marked as repeating, so the
  * links of a chain of any length share a signature. So does a step that
- * recurses into a structure above: one repeating a step further up (a
- * HAMT's nodes alternating types), or one from a node of its own type
- * into a step's kind and type above (a tree's left and right children
- * under its root): it goes back to the first such step, so members at
- * any depth of one structure share a signature. (A list in an item of a
- * list is no recursion: its label and its parent's type differ.) */
+ * recurses into a structure above it, going back to the step that
+ * entered the structure: from a node into a node of its own type by a
+ * step of that kind (a tree's left and right children under its root,
+ * dicts of dicts), or an unlabelled or indexed step repeating one further
+ * up (a HAMT's nodes of alternating types). Members at any depth of one
+ * structure then share a signature. A class's __dict__ under a module's
+ * is no recursion, nor a list in an item of a list. */
 static uint32_t extend(ctx *c, uint32_t P, uint32_t kind, uint32_t label, uint32_t type)
 {
 	if (c->tkind[P] == kind && c->tlabel[P] == label && c->ttype[P] == type) {
-		c->trepeat[P] = 1;
+		c->trepeat[P] |= 1;
 		return P;
 	}
+	int structural = kind == HS_E_OTHER || kind == HS_E_INDEX;
 	uint32_t back = 0;
 	int steps = 0;
 	for (uint32_t A = P; A && steps < RECURSE_STEPS; A = c->tparent[A], steps++)
 		if (c->tkind[A] == kind && c->ttype[A] == type &&
-		    (c->tlabel[A] == label || c->ttype[P] == type))
+		    (c->ttype[P] == type || (structural && c->tlabel[A] == label)))
 			back = A;
 	if (back) {
-		c->trepeat[back] = 1;
+		/* 2: entered again under other labels, shown masked */
+		c->trepeat[back] |= c->tlabel[back] == label ? 1 : 2;
 		return back;
 	}
 	return trie_put(c, P, kind, label, type);
@@ -300,11 +303,12 @@ static int sig_text(ctx *c, uint32_t sig, hsa_str *out)
 		else if (!rc)
 			rc = hsa_str_printf(out, "%s", c->tkind[x] == HS_E_DICT_ATTR ? "__dict__" : type);
 		if (!rc && c->trepeat[x]) {
-			/* "dict['next'] → dict (repeated)": the label again, then … */
+			/* "dict['next'] → dict (repeated)": the label again (masked
+			 * when the structure recursed under others), then … */
 			int kind = c->tkind[x] == HS_E_INDEX ? HS_E_DICT_VALUE : c->tkind[x];
-			rc = hsa_edge_label(kind, 0, c->tlabel[x] ? hsa_names_str(&c->names, c->tlabel[x]) : NULL,
-			                    out) ||
-			     hsa_str_printf(out, " → … (repeated)");
+			const char *label = c->trepeat[x] & 2 ? "*"
+			                    : c->tlabel[x] ? hsa_names_str(&c->names, c->tlabel[x]) : NULL;
+			rc = hsa_edge_label(kind, 0, label, out) || hsa_str_printf(out, " → … (repeated)");
 		}
 		if (rc || i + 1 >= n)
 			continue;

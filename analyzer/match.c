@@ -742,9 +742,45 @@ int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size
 	return rc;
 }
 
+/* What a dead object alone keeps alive (it dominates it: a cancelled
+ * timer's context and arguments) is dead with it. Each object's
+ * dominator chain is climbed once: the chain's undecided objects are
+ * pushed, then decided top-down. Returns 0, or -1 when out of memory. */
+static int dead_dominated(hsa_snap *s)
+{
+	enum { UNKNOWN, ALIVE, DEAD };
+	uint8_t *st = calloc(s->n ? s->n : 1, 1);
+	hsa_node *stack = malloc((s->n ? s->n : 1) * sizeof(hsa_node));
+	if (!st || !stack) {
+		free(st);
+		free(stack);
+		return -1;
+	}
+	for (uint64_t v = 0; v < s->n; v++) {
+		uint64_t depth = 0;
+		hsa_node x = (hsa_node)v;
+		while (x < s->n && st[x] == UNKNOWN && !(s->flags[x] & HSA_SNAP_DEAD) && depth < s->n) {
+			stack[depth++] = x;
+			x = s->idom[x];
+		}
+		int dead = x < s->n && (st[x] == DEAD || (s->flags[x] & HSA_SNAP_DEAD));
+		if (x < s->n && st[x] == UNKNOWN)
+			st[x] = dead ? DEAD : ALIVE;
+		while (depth) {
+			hsa_node w = stack[--depth];
+			st[w] = dead ? DEAD : ALIVE;
+			if (dead)
+				s->flags[w] |= HSA_SNAP_DEAD;
+		}
+	}
+	free(st);
+	free(stack);
+	return 0;
+}
+
 /* HSA_SNAP_DEAD stays only on asyncio handles (a user's object with a
  * `_cancelled` flag may well be a leak), and is added to done tasks and
- * futures. */
+ * futures, then to what they alone keep alive. */
 static int read_dead(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 {
 	static const char *const handles[] = { "asyncio.events.Handle", "asyncio.events.TimerHandle" };
@@ -766,7 +802,9 @@ static int read_dead(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 			s->flags[id - 1] |= HSA_SNAP_DEAD;
 	}
 	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? 0 : read_failed(s, 0, err, errlen);
+	if (r != SQLITE_DONE)
+		return read_failed(s, 0, err, errlen);
+	return dead_dominated(s) ? read_failed(s, 1, err, errlen) : 0;
 }
 
 int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,

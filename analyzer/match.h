@@ -76,7 +76,8 @@ void hsa_names_free(hsa_names *t);
 /* Bits of hsa_snap.flags beside the dump's HS_OF_* ones. */
 #define HSA_SNAP_REACHABLE 0x8000u
 /* Dead in all but name: an asyncio handle cancelled but still waiting in
- * the loop's heap, a task or future already done. */
+ * the loop's heap, a task or future already done, and what they alone
+ * keep alive (dominate). */
 #define HSA_SNAP_DEAD 0x4000u
 
 /* The first root record of an object. */

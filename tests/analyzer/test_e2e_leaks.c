@@ -194,3 +194,25 @@ Test(leaks, asyncio_with_timeout)
 	static const char *const words[] = {"asyncio_tasks", "Task", "Future", "_inflight", NULL};
 	expect_none("asyncio_tasks", "--fixed", words);
 }
+
+Test(leaks, tree_index_one_group)
+{
+	/* Records at every depth of a search tree: one group, all of them */
+	found r = expect("tree_index", "tree_index.Node", "", "tree_index.Index", "`index`");
+	cr_assert(strstr(r.first, "keeps more and more `Node` objects: 300, now 900"), "%s", r.out);
+	cr_assert(strstr(r.first, "Record ×900"), "%s", r.out);
+	int lines = 0;
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	cr_assert_eq(lines, 2, "one group only (not one per depth):\n%s", r.out);
+	found_free(&r);
+}
+
+Test(leaks, asyncio_wait_for_under_steady_load)
+{
+	/* timers cancelled but still scheduled, and new timers and futures
+	 * at the addresses of freed ones: no leak */
+	found r = run_leaks("wait_for", "", 3);
+	cr_assert_null(r.first, "reported:\n%s", r.out);
+	found_free(&r);
+}
