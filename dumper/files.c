@@ -91,7 +91,10 @@ void hsd_kept_free(struct hsd_kept *k)
 
 /* Writes the state file: a temporary file, write-locked (the lock ends
  * with the process, so 'heapsnap trigger' can tell a stale file from a
- * live handler; F_GETLK names our pid), renamed over the last one. */
+ * live handler; F_GETLK names our pid), renamed over the last one. A
+ * POSIX lock, as F_GETLK must name the pid: it also ends when this process
+ * closes any other descriptor of the file, so the process never opens
+ * its own state file. */
 static int write_state(struct hsd_state *st, const char *last, char *err,
                        size_t errlen)
 {

@@ -26,8 +26,11 @@ def dumps(d, pid=None):
 
 
 def state():
-    with open("/tmp/heapsnap-%d/%d" % (os.geteuid(), os.getpid())) as f:
-        return f.read()
+    # Read by another process: closing any descriptor of the file in this
+    # one would drop the handler's POSIX lock on it, and then any process
+    # installing a handler removes the file as stale.
+    path = "/tmp/heapsnap-%d/%d" % (os.geteuid(), os.getpid())
+    return subprocess.run(["cat", path], capture_output=True, text=True).stdout
 
 
 def wait_for(cond, seconds=10):
