@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 
 #include "util.h"
+#include "asyncio.h"
 #include "db.h"
 #include "graphviz.h"
+#include "hsnap.h"
 #include "html.h"
 #include "leaks.h"
 #include "series.h"
@@ -400,42 +402,77 @@ static int types_section(report *r)
 	return rc;
 }
 
+/* One row of the tasks table: what the group runs and where it comes
+ * from, where it waits, its counts. */
+static int task_row(report *r, const hsa_task_group *g)
+{
+	hsa_str lead = {0}, chain = {0};
+	char c[4][32];
+	int rc = hsa_task_lead(g, &lead) || hsa_task_chain_text(g, 0, &chain);
+	if (!rc) {
+		fputs("<tr>", r->f);
+		rc = hsa_html_td(r->f, 0, "%s", lead.s) ||
+		     hsa_html_td(r->f, 0, "%s", chain.s ? chain.s : "") ||
+		     hsa_html_td(r->f, 1, "%s", hsa_human_count(g->tasks, c[0])) ||
+		     hsa_html_td(r->f, 1, "%s", hsa_human_count(g->pending, c[1])) ||
+		     hsa_html_td(r->f, 1, "%s", hsa_human_count(g->cancelled, c[2])) ||
+		     hsa_html_td(r->f, 1, "%s", hsa_human_count(g->finished, c[3]));
+		fputs("</tr>\n", r->f);
+	}
+	hsa_str_free(&lead);
+	hsa_str_free(&chain);
+	return rc;
+}
+
+/* Pending tasks (what asyncio.all_tasks() counts) and, apart, pending
+ * plain futures per dump; the last dump's tasks by coroutine, creation
+ * site and await chain. */
 static int tasks_section(report *r)
 {
-	uint64_t pending[HSA_LEAK_MAX_DUMPS];
+	uint64_t pending[HSA_LEAK_MAX_DUMPS], futures[HSA_LEAK_MAX_DUMPS];
+	hsa_task_group *g = NULL;
+	size_t ng = 0;
 	int rc = 0, any = 0;
 	for (int k = 0; k < r->n && !rc; k++) {
-		sqlite3_stmt *st = hsa_db_prepare(r->db[k], "SELECT count(*), total(state = 'pending')"
-		                                  " FROM tasks", r->err, sizeof(r->err));
-		rc = !st || sqlite3_step(st) != SQLITE_ROW;
-		if (!rc) {
-			any |= sqlite3_column_int64(st, 0) > 0;
-			pending[k] = (uint64_t)sqlite3_column_int64(st, 1);
-		}
-		sqlite3_finalize(st);
+		hsa_task_counts c;
+		rc = hsa_task_counts_get(r->db[k], &c, r->err, sizeof(r->err));
+		for (int i = HS_T_PENDING; !rc && i <= HS_T_FINISHED; i++)
+			any |= c.tasks[i] + c.futures[i] > 0;
+		pending[k] = c.tasks[HS_T_PENDING];
+		futures[k] = c.futures[HS_T_PENDING];
 	}
 	fputs("<h2 id=\"tasks\">asyncio tasks</h2>\n", r->f);
 	if (rc || !any) {
 		fputs("<p class=\"muted\">No asyncio tasks in these dumps.</p>\n", r->f);
 		return rc ? -1 : 0;
 	}
-	hsa_str s = {0};
-	if (series(&s, pending, r->n, 0))
+	hsa_str s = {0}, f = {0};
+	if (series(&s, pending, r->n, 0) || series(&f, futures, r->n, 0) ||
+	    hsa_task_groups(r->last, &g, &ng, r->err, sizeof(r->err))) {
+		hsa_str_free(&s);
+		hsa_str_free(&f);
 		return -1;
-	fputs("<p>Pending tasks per dump: ", r->f);
+	}
+	fputs("<p>Pending tasks per dump (what <code>asyncio.all_tasks()</code> counts): ", r->f);
 	hsa_html_esc(r->f, s.s, strlen(s.s));
-	fputs(". In the last dump, by coroutine and the line they wait at:</p>\n", r->f);
+	fputs("; pending futures that are not tasks: ", r->f);
+	hsa_html_esc(r->f, f.s, strlen(f.s));
+	fputs(". In the last dump, by coroutine, the line that created them and where they"
+	      " wait:</p>\n", r->f);
 	hsa_str_free(&s);
-	sqlite3_stmt *st = hsa_db_prepare(r->last, hsa_sql_task_groups, r->err, sizeof(r->err));
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, 20);
-	const hsa_col cols[] = {{"coroutine", 's'}, {"waiting at", 's'}, {"tasks", 'n'},
-	                        {"pending", 'n'}, {"cancelled", 'n'}, {"finished", 'n'}};
-	int64_t rows = hsa_html_query(r->f, st, cols, 6, "tasks-table", r->err, sizeof(r->err));
-	sqlite3_finalize(st);
-	r->task_rows = rows > 0 ? (uint64_t)rows : 0;
-	return rows < 0 ? -1 : 0;
+	hsa_str_free(&f);
+	fputs("<table id=\"tasks-table\">\n<thead><tr><th>coroutine</th><th>await chain</th>"
+	      "<th class=\"n\">tasks</th><th class=\"n\">pending</th>"
+	      "<th class=\"n\">cancelled</th><th class=\"n\">finished</th></tr></thead>\n"
+	      "<tbody>\n", r->f);
+	for (size_t i = 0; i < ng && i < 20 && !rc; i++)
+		rc = task_row(r, &g[i]);
+	fputs("</tbody>\n</table>\n", r->f);
+	r->task_rows = ng < 20 ? ng : 20;
+	hsa_task_groups_free(g, ng);
+	if (rc)
+		snprintf(r->err, sizeof(r->err), "out of memory");
+	return rc ? -1 : 0;
 }
 
 static int sites_section(report *r)

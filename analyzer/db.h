@@ -81,11 +81,6 @@ int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
  * array. */
 int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label);
 
-/* asyncio tasks grouped by coroutine and the place they wait at (columns
- * coroutine, location, tasks, pending, cancelled, finished; ?1 the row
- * limit), for 'tasks' and 'report'. */
-extern const char hsa_sql_task_groups[];
-
 /* Rendering query rows: as an aligned table for people (counts with
  * separators, human sizes) or as JSON objects for scripts. */
 typedef struct hsa_col {

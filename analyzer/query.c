@@ -253,21 +253,6 @@ dberr:
 	return -1;
 }
 
-/* The coroutine is the outermost link of the await chain (the task's own
- * coroutine); the location is the innermost link with a file. Plain
- * futures (what tasks wait on) have no chain: they go by their type. */
-const char hsa_sql_task_groups[] =
-	"SELECT coro, location, count(*) AS n, sum(state = 'pending'), sum(state = 'cancelled'),"
-	" sum(state = 'finished') FROM (SELECT t.state,"
-	" coalesce((SELECT name FROM task_awaits a WHERE a.task = t.id ORDER BY depth LIMIT 1),"
-	"  (SELECT ty.name FROM objects o JOIN types ty ON ty.id = o.type WHERE o.id = t.object),"
-	"  '(unknown)') AS coro,"
-	" coalesce((SELECT file || ':' || line FROM task_awaits a WHERE a.task = t.id"
-	"  AND file IS NOT NULL ORDER BY depth DESC LIMIT 1),"
-	"  CASE WHEN t.coro THEN '(not suspended)' ELSE '(a future: no coroutine)' END)"
-	"  AS location"
-	" FROM tasks t) GROUP BY coro, location ORDER BY n DESC, coro, location LIMIT ?";
-
 const char *const hsa_group_by[] = {"type", "module", "site", NULL};
 
 const char *const hsa_group_sql[] = {

@@ -2,7 +2,8 @@
  * behind an Event and 200 plain futures, dumped with and without
  * tracemalloc: 'tasks' counts tasks as asyncio.all_tasks() does, futures
  * apart, and leads the group with the coroutine, the line that created
- * the tasks (the def line without tracemalloc) and the await chain. */
+ * the tasks (the def line without tracemalloc) and the await chain; so
+ * does 'report'. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,21 @@ static void check(const char *mode)
 	         " → `Event.wait` locks.py:", l.writer, l.send);
 	cr_assert(strstr(out, want), "want '%s' in:\n%s", want, out);
 	free(out);
+	/* the report counts the same, tasks and futures apart */
+	char *html_path = td_path("tasks.html");
+	cr_assert_eq(td_run(&out, "report %s -o %s", path, html_path), 0, "%s", out);
+	free(out);
+	char *html = td_read(html_path);
+	snprintf(want, sizeof(want), "Pending tasks per dump (what <code>asyncio.all_tasks()</code>"
+	         " counts): %d; pending futures that are not tasks: 500.", l.all_tasks);
+	cr_assert(strstr(html, want), "want '%s' in the report", want);
+	snprintf(want, sizeof(want), "<td>`stats_writer()` %s at e2e_tasks.py:%d</td><td>"
+	         "`stats_writer` e2e_tasks.py:%d → `Client.send` e2e_tasks.py:%d → `Event.wait`"
+	         " locks.py:", *mode ? "created" : "defined", *mode ? l.create : l.def, l.writer,
+	         l.send);
+	cr_assert(strstr(html, want), "want '%s' in the report", want);
+	free(html);
+	free(html_path);
 	free(path);
 }
 
