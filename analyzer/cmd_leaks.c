@@ -399,7 +399,7 @@ done:
 static const hsa_opt opts[] = {
 	{"n", 'n', "N", "show the N groups with the largest retained growth (default 10)"},
 	{"min-growth", 0, "SIZE", "report groups whose retained size grew by at least SIZE"
-	                          " (default: 1/16384 of the last dump's RSS, at least 4K)"},
+	                          " (default: 1/16384 of the last dump's RSS, at least 16K)"},
 	{"pid", 0, "PID", "only the dumps of process PID"},
 	{"since", 0, "TIME", "only the dumps taken at or after TIME (2024-12-06T03:46Z, or 10m, 2h"
 	                     " back from now)"},

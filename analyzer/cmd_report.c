@@ -32,6 +32,7 @@ typedef struct proc_page {
 	char **paths;       /* oldest first */
 	sqlite3 *last;      /* the last one's database */
 	hsa_leak_report *leaks; /* NULL with one dump */
+	hsa_leak_opts lo;
 } proc_page;
 
 typedef struct report {
@@ -46,6 +47,7 @@ typedef struct report {
 	sqlite3 *db[HSA_LEAK_MAX_DUMPS];
 	sqlite3 *last;      /* db[n - 1] */
 	hsa_leak_report *leaks; /* NULL with one dump */
+	hsa_leak_opts lo;
 	/* what the page holds, for --json: rows per table, pictures */
 	uint64_t dump_rows, leak_rows, largest_rows, type_rows, task_rows, site_rows, pictures;
 	char err[1024];
@@ -647,7 +649,7 @@ static int prepare(report *r)
 		for (int k = 0; k < pp->n; k++)
 			pp->paths[k] = s->dumps[pp->p->dump[pick[k]]].path;
 		pp->last = r->all[pp->p->dump[pick[pp->n - 1]]];
-		if (pp->n > 1 && hsa_leaks_find((const char *const *)pp->paths, pp->n, NULL, &pp->leaks,
+		if (pp->n > 1 && hsa_leaks_find((const char *const *)pp->paths, pp->n, &r->lo, &pp->leaks,
 		                                r->err, sizeof(r->err)))
 			return -1;
 	}
@@ -678,7 +680,8 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		rc = HSA_EXIT_USAGE;
 		goto done;
 	}
-	if (hsa_series_options(cmd, &a, &sf)) {
+	if (hsa_series_options(cmd, &a, &sf) ||
+	    hsa_arg_size(cmd, &a, "min-growth", HSA_LEAK_AUTO, &r.lo.min_growth)) {
 		rc = HSA_EXIT_USAGE;
 		goto done;
 	}
@@ -725,6 +728,8 @@ static const hsa_opt opts[] = {
 	{"pid", 0, "PID", "only the dumps of process PID"},
 	{"since", 0, "TIME", "only the dumps taken at or after TIME (2024-12-06T03:46Z, or 10m, 2h"
 	                     " back from now)"},
+	{"min-growth", 0, "SIZE", "the floor on a leak group's retained growth, as for 'heapsnap"
+	                          " leaks'"},
 	{"json", 0, NULL, "print what was written as JSON: the file, its tables' rows, pictures"},
 	{NULL, 0, NULL, NULL},
 };

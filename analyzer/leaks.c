@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asyncio.h"
 #include "db.h"
 #include "hsnap.h"
 #include "leaks.h"
@@ -738,50 +739,47 @@ static int holder_words(ctx *c, hsa_node h, int level, hsa_str *out)
 	return rc;
 }
 
-/* Where pending asyncio tasks wait: "`ship()` at app.py:30, awaiting
- * `Event.wait()` at locks.py:213", or nothing when v is no task. */
-static int task_where(ctx *c, hsa_node v, hsa_str *out)
+/* Whether node v of the last dump is a pending task: 1, 0, or -1 with
+ * the error set. */
+static int pending_task(ctx *c, hsa_node v)
 {
-	static const char sql[] =
-		"SELECT a.name, a.file, a.line FROM tasks t JOIN task_awaits a ON a.task = t.id"
-		" WHERE t.object = ? AND t.state = 'pending' AND a.file IS NOT NULL ORDER BY a.depth";
-	sqlite3_stmt *st = NULL;
-	int k = c->n - 1, rc = 0, rows = 0;
-	char *first = NULL, *last = NULL;
-	if (sqlite3_prepare_v2(c->snaps[k].db, sql, -1, &st, NULL) != SQLITE_OK)
-		return dberr(c, k);
-	sqlite3_bind_int64(st, 1, (int64_t)v + 1);
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-		char *w = NULL;
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		const char *file = (const char *)sqlite3_column_text(st, 1);
-		if (asprintf(&w, "`%s()` at %s:%d", name ? name : "?", base_name(file ? file : "?"),
-		             sqlite3_column_int(st, 2)) < 0)
-			rc = -1;
-		else if (!rows++)
-			first = w;
-		else {
-			free(last);
-			last = w;
-		}
+	hsa_task_group one;
+	int rc = hsa_task_describe(c->snaps[c->n - 1].db, (int64_t)v + 1, &one, c->err, c->errlen);
+	if (rc > 0)
+		rc = one.pending > 0;
+	hsa_task_group_clear(&one);
+	return rc;
+}
+
+/* The pending tasks behind reported group top: those of its shown group
+ * when it is one of tasks, else a group of tasks folded into it (the
+ * tasks behind the futures a deque holds). Returns the group, or NULL
+ * with *rc 0 when none and -1 on an error. */
+static const group *find_tasks(ctx *c, uint32_t top, const group *shown, const uint32_t *order,
+                               uint64_t no, int *rc)
+{
+	if ((*rc = pending_task(c, shown->sample)) != 0)
+		return *rc > 0 ? shown : NULL;
+	for (uint64_t i = 0; i < no; i++) {
+		const group *f = &c->g[order[i]];
+		if (f->into != top || f == shown)
+			continue;
+		if ((*rc = pending_task(c, f->sample)) != 0)
+			return *rc > 0 ? f : NULL;
 	}
-	if (!rc && first)
-		rc = hsa_str_printf(out, "%s%s%s", first, last ? ", awaiting " : "", last ? last : "");
-	free(first);
-	free(last);
-	sqlite3_finalize(st);
-	return rc ? oom(c) : 0;
+	return NULL;
 }
 
 /* Fills o for the reported group top, whose holder it takes; shown is the
  * group named as the leaking objects (top itself, or what top's members
  * carry, see promote). */
-static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *mem,
-                      uint64_t nm, hsa_leak_group *o)
+static int fill_group(ctx *c, const group *top, const group *g, const group *tasks,
+                      const hsa_node *mem, uint64_t nm, hsa_leak_group *o)
 {
 	int L = c->n - 1;
 	const hsa_snap *s = &c->snaps[L];
-	hsa_str sig = {0}, where = {0}, holder = {0}, hp = {0}, sent = {0};
+	hsa_str sig = {0}, where = {0}, holder = {0}, hp = {0}, sent = {0}, lead = {0};
+	hsa_task_group tg = {0};
 	char b[16], n0[32], n1[32];
 	const char *type = hsa_names_str(&c->names, g->type);
 	const char *site = g->site ? hsa_names_str(&c->names, g->site) : NULL;
@@ -791,8 +789,13 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 	o->survivors = g->survivors;
 	o->fresh = g->fresh;
 	if (!(o->type = strdup(type)) || (site && !(o->site = strdup(site))) || sig_text(c, g->sig, &sig) ||
-	    task_where(c, g->sample, &where) ||
 	    (top != g && !(o->via = strdup(hsa_names_str(&c->names, top->type)))))
+		goto fail;
+	/* pending tasks: the coroutine, where they were made and the await
+	 * chain lead the finding */
+	if (tasks && (hsa_task_text(s->db, (int64_t)tasks->sample + 1, &where, c->err, c->errlen) < 0 ||
+	              hsa_task_describe(s->db, (int64_t)tasks->sample + 1, &tg, c->err, c->errlen) < 0 ||
+	              hsa_task_lead(&tg, &lead)))
 		goto fail;
 	o->signature = take(&sig);
 	if (where.s)
@@ -838,6 +841,12 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 	int rc = 0;
 	char sign = rgrowth < 0 ? '-' : '+';
 	hsa_human_size((uint64_t)(rgrowth < 0 ? -rgrowth : rgrowth), b);
+	/* pending tasks lead: "pending tasks of `ship()` created at app.py:31
+	 * grew from 300 to 900; deque `_waiters` ..." */
+	if (lead.s && hsa_str_printf(&sent, "pending tasks of %s grew from %s to %s; ", lead.s,
+	                             hsa_human_count(tasks->count[0], n0),
+	                             hsa_human_count(tasks->count[L], n1)))
+		goto fail;
 	if (o->holder && grew)
 		rc = hsa_str_printf(&sent, "%s grew from %s to %s items (%c%s retained); items are %s",
 		                    o->holder, hsa_human_count(o->holder_len[0], n0),
@@ -854,10 +863,10 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 		rc = hsa_str_printf(&sent, "%s grew from %s to %s (%c%s retained)", what,
 		                    hsa_human_count(g->count[0], n0), hsa_human_count(g->count[L], n1),
 		                    sign, b);
-	if (!rc && site)
+	if (!rc && site && !lead.s)
 		rc = hsa_str_printf(&sent, ", created at %s", base_name(site));
-	if (!rc && o->where)
-		rc = hsa_str_printf(&sent, ", pending in %s", o->where);
+	if (!rc && tg.nchain)
+		rc = hsa_str_printf(&sent, "; suspended in ") || hsa_task_chain_text(&tg, 0, &sent);
 	if (!rc && !o->holder) {
 		/* No common holder: name the root that keeps the first one. */
 		hsa_node x = g->sample;
@@ -871,8 +880,12 @@ static int fill_group(ctx *c, const group *top, const group *g, const hsa_node *
 	if (rc)
 		goto fail;
 	o->sentence = take(&sent);
+	hsa_str_free(&lead);
+	hsa_task_group_clear(&tg);
 	return 0;
 fail:
+	hsa_str_free(&lead);
+	hsa_task_group_clear(&tg);
 	hsa_str_free(&sig);
 	hsa_str_free(&where);
 	hsa_str_free(&holder);
@@ -1074,7 +1087,9 @@ static int build_report(ctx *c, hsa_leak_report *r)
 		hsa_leak_group *o = &r->groups[k++];
 		const group *shown = promote(c, order[i], order, no);
 		uint32_t si = (uint32_t)(shown - c->g);
-		if (fill_group(c, g, shown, mem + moff[si], moff[si + 1] - moff[si], o))
+		int trc;
+		const group *tasks = find_tasks(c, order[i], shown, order, no, &trc);
+		if (trc < 0 || fill_group(c, g, shown, tasks, mem + moff[si], moff[si + 1] - moff[si], o))
 			goto done;
 		/* what else it holds by type, largest retained growth first */
 		also_kind kinds[ALSO_MAX];
@@ -1210,7 +1225,7 @@ int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
 	c.min_growth = opts ? opts->min_growth : HSA_LEAK_AUTO;
 	if (c.min_growth == HSA_LEAK_AUTO) {
 		uint64_t rss = r->mem[n - 1].rss;
-		c.min_growth = rss / 16384 > 4096 ? rss / 16384 : 4096;
+		c.min_growth = rss / 16384 > 16384 ? rss / 16384 : 16384;
 	}
 	r->min_growth = c.min_growth;
 	if (find_groups(&c))

@@ -73,8 +73,9 @@ typedef struct hsa_leak_group {
 typedef struct hsa_leak_opts {
 	/* A group is reported only when its retained growth reaches this many
 	 * bytes (memlab's --ignore-leak-cluster-size-below); HSA_LEAK_AUTO:
-	 * 1/16384 of the last dump's RSS, at least 4 KiB (a few hundred
-	 * bytes of churn in a 50 MiB process is no leak). */
+	 * 1/16384 of the last dump's RSS, at least 16 KiB (a few hundred
+	 * bytes of churn in a 50 MiB process is no leak, nor the few timers
+	 * and handles an event loop holds at any moment). */
 	uint64_t min_growth;
 } hsa_leak_opts;
 #define HSA_LEAK_AUTO UINT64_MAX

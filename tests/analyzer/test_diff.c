@@ -153,7 +153,7 @@ Test(leaks, growing_list_not_churn_cache_or_weakrefs)
 		snprintf(name, sizeof(name), "l%d.hsnap", k + 1);
 		d[k] = app_dump(name, k + 1, 0);
 	}
-	cr_assert_eq(td_run(&out, "leaks %s %s %s --json", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s %s --json", d[0], d[1], d[2]), 0, "%s", out);
 	cr_assert(td_json_ok(out), "%s", out);
 	cr_assert(strstr(out, "\"weak\":false,\"candidates\":"), "%s", out);
 	cr_assert(strstr(out, "\"groups\":[{\"rank\":1,\"sentence\":\"list `_pending` in module"
@@ -168,30 +168,41 @@ Test(leaks, growing_list_not_churn_cache_or_weakrefs)
 	cr_assert_null(strstr(out, "\"rank\":2"), "one group only: %s", out);
 	free(out);
 	/* for people: the sentence, the path and where to look next */
-	cr_assert_eq(td_run(&out, "leaks %s %s %s", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s %s", d[0], d[1], d[2]), 0, "%s", out);
 	cr_assert(strstr(out, "#1 list `_pending` in module `app` grew from 10 to 30 items"), "%s",
 	          out);
 	cr_assert(strstr(out, "   count     10 → 20 → 30 (20 new since dump 1, 10 of them alive in"
 	                      " every later dump)"), "%s", out);
 	cr_assert(strstr(out, "   see       heapsnap show "), "%s", out);
 	free(out);
-	/* two dumps: weaker, and it says so (10 more items: 2.6 KiB, under
-	 * the default floor) */
-	cr_assert_eq(td_run(&out, "leaks %s %s --json", d[0], d[1]), 0, "%s", out);
-	cr_assert(strstr(out, "\"min_growth\":4096,\"below_floor\":1,"), "%s", out);
+	/* the default floor (16 KiB: these dumps have no RSS) hides 5 KiB */
+	cr_assert_eq(td_run(&out, "leaks %s %s %s --json", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert(strstr(out, "\"min_growth\":16384,\"below_floor\":1,"), "%s", out);
+	cr_assert(strstr(out, "\"groups\":[]"), "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks %s %s --json --min-growth 0", d[0], d[1]), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks %s %s %s --min-growth 5K", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert(strstr(out, "#1 list `_pending`"), "%s", out);
+	free(out);
+	cr_assert_eq(td_run(&out, "leaks %s %s %s --min-growth 6K", d[0], d[1], d[2]), 0, "%s", out);
+	cr_assert(strstr(out, "1 growing group under 6.0 KiB of retained growth not shown"), "%s",
+	          out);
+	free(out);
+	cr_assert_eq(td_run(&out, "leaks %s %s --min-growth 6Q 2>&1", d[0], d[1]), 2, "%s", out);
+	cr_assert(strstr(out, "needs a size in bytes"), "%s", out);
+	free(out);
+	/* two dumps: weaker, and it says so */
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s --json", d[0], d[1]), 0, "%s", out);
 	cr_assert(strstr(out, "\"weak\":true,\"caveat\":\"only two dumps"), "%s", out);
 	cr_assert(strstr(out, "grew from 10 to 20 items"), "%s", out);
 	free(out);
 	/* newest first: put in the order they were taken, the same leak */
-	cr_assert_eq(td_run(&out, "leaks %s %s %s 2>&1", d[2], d[1], d[0]), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s %s 2>&1", d[2], d[1], d[0]), 0, "%s", out);
 	cr_assert(strstr(out, "#1 list `_pending` in module `app` grew from 10 to 30 items"), "%s",
 	          out);
 	cr_assert_null(strstr(out, "give the dumps oldest first"), "%s", out);
 	free(out);
 	/* the same dump three times: nothing grows */
-	cr_assert_eq(td_run(&out, "leaks %s %s %s", d[2], d[2], d[2]), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s %s", d[2], d[2], d[2]), 0, "%s", out);
 	cr_assert(strstr(out, "no leak found"), "%s", out);
 	free(out);
 	for (int k = 0; k < 3; k++)
@@ -205,9 +216,9 @@ Test(leaks, bad_input)
 	cr_assert(f);
 	fputs("not a dump\n", f);
 	fclose(f);
-	cr_assert_eq(td_run(&out, "leaks %s 2>&1", d1), 2, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s 2>&1", d1), 2, "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks %s %s 2>&1", d1, junk), 1, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s %s 2>&1", d1, junk), 1, "%s", out);
 	cr_assert(strstr(out, "junk.hsnap': not a heapsnap dump"), "%s", out);
 	cr_assert_eq(strchr(out, '\n') - out + 1, (long)strlen(out), "one line: %s", out);
 	free(out);

@@ -142,7 +142,11 @@ Test(leaks, asyncio_tasks_behind_stalled_backend)
 {
 	found r = expect("asyncio_tasks", "_asyncio.Task", "", "set",
 	                 "`_inflight` in module `asyncio_tasks`");
-	cr_assert(strstr(r.first, "|`ship_stats()` at asyncio_tasks.py:"), "where: %s", r.first);
+	/* led by the tasks: coroutine, creation line, await chain */
+	cr_assert(strstr(r.first, "|`ship_stats()` created at asyncio_tasks.py:40, suspended at"
+	                          " asyncio_tasks.py:28 awaiting `Backend.send`"), "where: %s", r.first);
+	cr_assert(strstr(r.first, "|pending tasks of `ship_stats()` created at asyncio_tasks.py:40"
+	                          " grew from 200 to 600; set `_inflight`"), "sentence: %s", r.first);
 	found_free(&r);
 }
 
@@ -214,5 +218,17 @@ Test(leaks, asyncio_wait_for_under_steady_load)
 	 * at the addresses of freed ones: no leak */
 	found r = run_leaks("wait_for", "", 3);
 	cr_assert_null(r.first, "reported:\n%s", r.out);
+	found_free(&r);
+}
+
+Test(leaks, fire_and_forget_tasks_count_what_they_hold)
+{
+	/* tasks nobody holds are roots: behind the futures an Event's waiters
+	 * deque holds, they and their payloads count with the group */
+	found r = expect("task_roots", "_asyncio.Future", "", "collections.deque", "`_waiters`");
+	cr_assert(strstr(r.first, "|pending tasks of `stats_writer()` created at task_roots.py:"),
+	          "%s", r.first);
+	const char *mib = strstr(r.first, "(+");
+	cr_assert(mib && strstr(mib, " MiB retained)"), "growth under a MiB: %s", r.first);
 	found_free(&r);
 }

@@ -111,7 +111,7 @@ static int before(const char *text, const char *a, const char *b)
 Test(processes, leaks_sorts_groups_and_names_the_leaking_process)
 {
 	char *dir = prefork_folder(), *out;
-	cr_assert_eq(td_run(&out, "leaks %s 2>&1", dir), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s 2>&1", dir), 0, "%s", out);
 	cr_assert(strstr(out, "8 dumps of 4 processes, by dump time"), "%s", out);
 	cr_assert_null(strstr(out, "different processes"), "%s", out);
 	/* the leaker's series, oldest first, whatever the names say */
@@ -138,7 +138,7 @@ Test(processes, leaks_sorts_groups_and_names_the_leaking_process)
 	free(out);
 	/* the same dumps named one by one, newest first: the same answer */
 	char *again;
-	cr_assert_eq(td_run(&again, "leaks %1$s/a-4033-1.hsnap %1$s/t-4035-1.hsnap"
+	cr_assert_eq(td_run(&again, "leaks --min-growth 0 %1$s/a-4033-1.hsnap %1$s/t-4035-1.hsnap"
 	                            " %1$s/u-4034-3.hsnap %1$s/v-4033-3.hsnap %1$s/w-4034-2.hsnap"
 	                            " %1$s/x-4033-2.hsnap %1$s/y-4034-1.hsnap %1$s/z-4033-1.hsnap",
 	                    dir),
@@ -153,7 +153,7 @@ Test(processes, leaks_sorts_groups_and_names_the_leaking_process)
 Test(processes, leaks_json_per_process)
 {
 	char *dir = prefork_folder(), *out;
-	cr_assert_eq(td_run(&out, "leaks %s --json", dir), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s --json", dir), 0, "%s", out);
 	cr_assert(td_json_ok(out), "%s", out);
 	cr_assert(strstr(out, "\"processes\":[{\"pid\":4033,\"start\":"), "%s", out);
 	cr_assert(strstr(out, "\"argv\":\"[\\\"app.py\\\", \\\"--worker\\\", \\\"1\\\"]\","
@@ -176,32 +176,32 @@ Test(processes, leaks_pid_and_since)
 {
 	char *dir = prefork_folder(), *out;
 	/* one process: the answer of one process, no heading */
-	cr_assert_eq(td_run(&out, "leaks --pid 4034 %s", dir), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid 4034 %s", dir), 0, "%s", out);
 	cr_assert(strstr(out, "3 dumps, oldest first:"), "%s", out);
 	cr_assert(strstr(out, "no leak found"), "%s", out);
 	cr_assert_null(strstr(out, "4033"), "%s", out);
 	cr_assert_null(strstr(out, "=="), "%s", out);
 	free(out);
 	/* a pid reused is two processes */
-	cr_assert_eq(td_run(&out, "leaks --pid 4033 %s", dir), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid 4033 %s", dir), 0, "%s", out);
 	cr_assert(strstr(out, "4 dumps of 2 processes"), "%s", out);
 	free(out);
 	/* one dump of the process: said, and no answer */
-	cr_assert_eq(td_run(&out, "leaks --pid 4035 %s 2>&1", dir), 1, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid 4035 %s 2>&1", dir), 1, "%s", out);
 	cr_assert(strstr(out, "only one dump of pid 4035: cannot tell growth"), "%s", out);
 	cr_assert(strstr(out, "no process has two dumps among the 1: cannot tell growth"), "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks --pid 9999 %s 2>&1", dir), 1, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid 9999 %s 2>&1", dir), 1, "%s", out);
 	cr_assert(strstr(out, "no dump of pid 9999 among the 8 given"), "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks --pid x %s 2>&1", dir), 2, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid x %s 2>&1", dir), 2, "%s", out);
 	free(out);
 
 	/* from the leaker's second dump on: two of its dumps, a weaker answer */
 	char since[32];
 	time_t at = (time_t)(t0 + 2 * STEP);
 	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
-	cr_assert_eq(td_run(&out, "leaks --pid 4034 --pid 4033 --since %s %s", since, dir), 0, "%s",
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --pid 4034 --pid 4033 --since %s %s", since, dir), 0, "%s",
 	             out);
 	cr_assert(strstr(out, "3 dumps of 2 processes"), "%s", out);
 	cr_assert_null(strstr(out, "z-4033-1"), "%s", out);
@@ -209,15 +209,15 @@ Test(processes, leaks_pid_and_since)
 	cr_assert(strstr(out, "grew from 20 to 30 items"), "%s", out);
 	free(out);
 	/* relative: the last 65 minutes hold one dump of each of two processes */
-	cr_assert_eq(td_run(&out, "leaks --since 65m %s 2>&1", dir), 1, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --since 65m %s 2>&1", dir), 1, "%s", out);
 	cr_assert(strstr(out, "2 dumps of 2 processes"), "%s", out);
 	cr_assert(strstr(out, "only one dump of pid 4035"), "%s", out);
 	cr_assert(strstr(out, "only one dump of pid 4033"), "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks --since 5m %s 2>&1", dir), 1, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --since 5m %s 2>&1", dir), 1, "%s", out);
 	cr_assert(strstr(out, "no dump at or after 5m among the 8 given"), "%s", out);
 	free(out);
-	cr_assert_eq(td_run(&out, "leaks --since yesterday %s 2>&1", dir), 2, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 --since yesterday %s 2>&1", dir), 2, "%s", out);
 	free(out);
 	free(dir);
 }
@@ -234,7 +234,7 @@ Test(processes, old_dumps_by_pid_and_host)
 	proc_dump(dir, "3.hsnap", &a, 2, 2);
 	proc_dump(dir, "4.hsnap", &a, 3, 3);
 	char *out;
-	cr_assert_eq(td_run(&out, "leaks %s", dir), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "leaks --min-growth 0 %s", dir), 0, "%s", out);
 	cr_assert(strstr(out, "4 dumps of 2 processes"), "%s", out);
 	cr_assert(strstr(out, "grew from 10 to 30 items"), "%s", out);
 	cr_assert(strstr(out, "only one dump of pid 7 on h2: cannot tell growth"), "%s", out);
@@ -245,7 +245,7 @@ Test(processes, old_dumps_by_pid_and_host)
 Test(processes, report_titles_by_process_with_timelines)
 {
 	char *dir = prefork_folder(), *html = td_path("workers.html"), *out;
-	cr_assert_eq(td_run(&out, "report %s -o %s --json", dir, html), 0, "%s", out);
+	cr_assert_eq(td_run(&out, "report --min-growth 0 %s -o %s --json", dir, html), 0, "%s", out);
 	cr_assert(td_json_ok(out), "%s", out);
 	cr_assert(strstr(out, "\"rows\":{\"dumps\":8,"), "%s", out);
 	cr_assert(strstr(out, "\"processes\":[{\"pid\":4033,\"dumps\":3,\"verdict\":\"leaks\","
