@@ -12,37 +12,87 @@ typedef struct shown {
 	sqlite3 *db;
 	hsa_json *j; /* NULL: text */
 	uint64_t limit;
+	int64_t parent, pkind, plabel; /* the BFS parent and its reference */
 	char err[1024];
 } shown;
 
-static int64_t count(sqlite3 *db, const char *sql, int64_t id)
+/* A referrer or referent: the other object and the reference's kind and
+ * label. */
+typedef struct nrow {
+	int64_t other, label;
+	int kind;
+} nrow;
+
+/* The rows gathered for one list, one past the limit at most (which tells
+ * that the list was cut). */
+typedef struct gather {
+	shown *s;
+	nrow *rows;
+	uint64_t n, cap, max;
+	int64_t id, src;         /* the object shown; the referrer being read */
+	uint64_t count;          /* referrers counted */
+} gather;
+
+/* 1 once the rows are full, -1 without memory. */
+static int push(gather *g, int64_t other, int kind, int64_t label)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t n = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
+	if (g->n == g->cap) {
+		uint64_t cap = g->cap ? g->cap * 2 : 64;
+		nrow *r = realloc(g->rows, cap * sizeof(nrow));
+		if (!r) {
+			snprintf(g->s->err, sizeof(g->s->err), "out of memory");
+			return -1;
+		}
+		g->rows = r;
+		g->cap = cap;
 	}
-	sqlite3_finalize(st);
-	return n;
+	g->rows[g->n++] = (nrow){other, label, kind};
+	return g->n == g->max;
 }
 
-/* Referrers or referents: (other object, kind, label) rows, counted as
- * objects or as references. One row past the limit tells whether the
- * list was cut, whatever the count counts. */
-static int neighbours(shown *s, const char *title, int by_object, const char *count_sql,
-                      const char *sql, int64_t id)
+static int on_referent(void *ctx, const int64_t *v)
 {
-	sqlite3_stmt *st = NULL;
+	return push(ctx, v[0], (int)v[1], v[2]);
+}
+
+static int on_reference_to(void *ctx, const int64_t *v)
+{
+	gather *g = ctx;
+	return v[0] == g->id ? push(g, g->src, (int)v[1], v[2]) : 0;
+}
+
+static int count_one(void *ctx, const int64_t *v)
+{
+	((gather *)ctx)->count++;
+	return 0;
+}
+
+/* Past this many bytes (some 50,000 references) the BFS parent's list is
+ * not read: its row is the reference the shortest path crosses, stored
+ * with the object. */
+#define BIG_LIST (1u << 20)
+
+/* A referrer's references to the object shown: read from its list, or for
+ * the BFS parent with a long list, the one the load recorded. */
+static int on_referrer(void *ctx, const int64_t *v)
+{
+	gather *g = ctx;
+	shown *s = g->s;
+	g->src = v[0];
+	int r = hsa_edges_each(s->db, "refs", v[0], 3, v[0] == s->parent ? BIG_LIST : 0,
+	                       on_reference_to, g, s->err, sizeof(s->err));
+	if (r == 1)
+		return push(g, v[0], (int)s->pkind, s->plabel);
+	return r < 0 ? -1 : g->n == g->max;
+}
+
+/* Referrers or referents as a table or JSON, counted as objects or as
+ * references. */
+static int neighbours(shown *s, const char *title, int by_object, int64_t total,
+                      const gather *g)
+{
 	hsa_table *t = NULL;
-	int rc = -1, cut = 0;
-	uint64_t rows = 0;
-	int64_t total = count(s->db, count_sql, id);
-	if (total < 0 || !(st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err))))
-		goto done;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, s->limit < (uint64_t)INT64_MAX ? (int64_t)s->limit + 1 : INT64_MAX);
+	int rc = -1, cut = g->n > s->limit;
 	static const char *const heads[] = {"via", "address", "object"};
 	if (s->j) {
 		hsa_json_open(s->j, title);
@@ -52,23 +102,18 @@ static int neighbours(shown *s, const char *title, int by_object, const char *co
 	} else if (!(t = hsa_table_new(3, heads, "lll"))) {
 		goto done;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (rows++ == s->limit) {
-			cut = 1;
-			break;
-		}
-		int64_t other = sqlite3_column_int64(st, 0);
-		int kind = sqlite3_column_int(st, 1);
+	for (uint64_t i = 0; i < g->n && i < s->limit; i++) {
+		const nrow *r = &g->rows[i];
 		hsa_str label = {0}, desc = {0};
 		char addr[32];
-		snprintf(addr, sizeof(addr), "0x%" PRIx64, hsa_db_addr(s->db, other));
-		int bad = hsa_db_edge_label(s->db, kind, sqlite3_column_int64(st, 2), &label) ||
-		          hsa_db_describe(s->db, other, &desc);
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, hsa_db_addr(s->db, r->other));
+		int bad = hsa_db_edge_label(s->db, r->kind, r->label, &label) ||
+		          hsa_db_describe(s->db, r->other, &desc);
 		if (!bad && s->j) {
 			hsa_json_open(s->j, NULL);
 			hsa_json_str(s->j, "address", addr);
 			hsa_json_str(s->j, "object", desc.s);
-			hsa_json_str(s->j, "kind", hs_edge_kind_name((unsigned)kind));
+			hsa_json_str(s->j, "kind", hs_edge_kind_name((unsigned)r->kind));
 			hsa_json_str(s->j, "label", label.s ? label.s : "");
 			hsa_json_close(s->j);
 		} else if (!bad) {
@@ -93,7 +138,31 @@ static int neighbours(shown *s, const char *title, int by_object, const char *co
 	rc = 0;
 done:
 	hsa_table_free(t);
-	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Both lists, each read in pieces up to the limit: neither the object's
+ * list nor a referrer's is ever held whole (a list of millions). */
+static int lists(shown *s, int64_t id, int64_t nrefs)
+{
+	gather g = {s, NULL, 0, 0, s->limit < UINT64_MAX ? s->limit + 1 : UINT64_MAX, id, 0, 0};
+	int rc = -1;
+	/* Referrers are counted as objects: the object's own row has them,
+	 * where counting their references would read every referrer's list
+	 * (a class with millions of instances). */
+	if (hsa_edges_each(s->db, "referrers", id, 1, 0, count_one, &g, s->err,
+	                   sizeof(s->err)) < 0 ||
+	    hsa_edges_each(s->db, "referrers", id, 1, 0, on_referrer, &g, s->err,
+	                   sizeof(s->err)) < 0 ||
+	    neighbours(s, "referrers", 1, (int64_t)g.count, &g))
+		goto done;
+	g.n = 0;
+	if (hsa_edges_each(s->db, "refs", id, 3, 0, on_referent, &g, s->err, sizeof(s->err)) < 0 ||
+	    neighbours(s, "referents", 0, nrefs, &g))
+		goto done;
+	rc = 0;
+done:
+	free(g.rows);
 	return rc;
 }
 
@@ -140,7 +209,8 @@ static int show(shown *s, int64_t id)
 	static const char sql[] =
 		"SELECT o.addr, t.name, o.size, o.retained, o.refcnt, o.flags, o.len, o.value,"
 		" o.name, o.trace, o.reachable, o.depth, o.idom,"
-		" (SELECT value FROM meta WHERE key = 'load.reachable_bytes')"
+		" (SELECT value FROM meta WHERE key = 'load.reachable_bytes'),"
+		" o.parent, o.pkind, o.plabel, o.nrefs"
 		" FROM objects o LEFT JOIN types t ON t.id = o.type WHERE o.id = ?";
 	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, s->err, sizeof(s->err));
 	hsa_str desc = {0}, dom = {0}, val = {0}, tty = {0};
@@ -158,6 +228,10 @@ static int show(shown *s, int64_t id)
 	int reachable = sqlite3_column_int(st, 10);
 	int64_t idom = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
 	double total = sqlite3_column_double(st, 13);
+	s->parent = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+	s->pkind = sqlite3_column_int64(st, 15);
+	s->plabel = sqlite3_column_int64(st, 16);
+	int64_t nrefs = sqlite3_column_int64(st, 17);
 	char addrs[32], b1[16], b2[16];
 	snprintf(addrs, sizeof(addrs), "0x%" PRIx64, addr);
 	if (hsa_db_describe(s->db, id, &desc) || (idom && hsa_db_describe(s->db, idom, &dom)))
@@ -224,15 +298,7 @@ static int show(shown *s, int64_t id)
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))
 		goto done;
-	/* Referrers are counted as objects: one row of edges has them, where
-	 * counting their references would unfold every referrer's list (a
-	 * class with millions of instances). */
-	if (neighbours(s, "referrers", 1,
-	               "SELECT coalesce((SELECT json_array_length(referrers) FROM edges"
-	               " WHERE id = ?), 0)",
-	               "SELECT src, kind, label FROM referrers WHERE dst = ? LIMIT ?", id) ||
-	    neighbours(s, "referents", 0, "SELECT count(*) FROM refs WHERE src = ?",
-	               "SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT ?", id))
+	if (lists(s, id, nrefs))
 		goto done;
 	if (s->j) {
 		hsa_json_close(s->j);
@@ -298,7 +364,9 @@ const hsa_cmd hsa_cmd_show = {
 	           "that type by retained size (TYPE#1, the largest, when #k is left out).\n"
 	           "TYPE is a full name (builtins.dict) or a unique short one (dict).\n"
 	           "Referrers are counted as objects (one may refer more than once),\n"
-	           "referents as references.",
+	           "referents as references. Of a container of more than some 50,000\n"
+	           "references that is OBJ's parent on its shortest path, only the reference\n"
+	           "that path crosses is listed: its list is not read.",
 	.min_pos = 2,
 	.max_pos = 2,
 	.opts = opts,

@@ -15,7 +15,7 @@
 /* The database header's application_id ("HSDB") and user_version (the
  * schema version, also meta load.schema). */
 #define HSA_APPLICATION_ID 0x48534442
-#define HSA_SCHEMA_VERSION 6
+#define HSA_SCHEMA_VERSION 7
 
 /* Loads the dump at path into a new database at out, written under a
  * temporary name and renamed into place. The file is created with
@@ -80,6 +80,19 @@ int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
  * the end of the array (also for NULL), -1 on text that is not such an
  * array. */
 int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label);
+
+/* Streams column col ("refs" or "referrers") of the edges row of object
+ * id, a JSON array of unsigned integers or of arrays of them, group
+ * numbers at a time ((dst, kind, label) for refs: 3; src for referrers:
+ * 1), in order, through fn, without holding the value: a container's list
+ * of millions is read in 64 KiB pieces. fn returns 0 to go on, 1 to stop,
+ * -1 to fail (err filled by it, or here with SQLite's message). With
+ * max_bytes non-zero, a value longer than that is not read: returns 1.
+ * Returns 0 (also for no row or a NULL value), 1, or -1 with err on a
+ * database error or a value that is not such an array. */
+typedef int (*hsa_edges_fn)(void *ctx, const int64_t *v);
+int hsa_edges_each(sqlite3 *db, const char *col, int64_t id, int group, uint64_t max_bytes,
+                   hsa_edges_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Rendering query rows: as an aligned table for people (counts with
  * separators, human sizes) or as JSON objects for scripts. */

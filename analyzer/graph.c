@@ -105,6 +105,8 @@ static int bfs(const hsa_heap *h, hsa_graph *g)
 				if (g->depth[x] == HSA_UNREACHABLE && strong(h, e)) {
 					g->depth[x] = d;
 					g->parent[x] = u;
+					g->pkind[x] = h->kind[e];
+					g->plabel[x] = h->label[e];
 					queue[tail++] = x;
 					if (d > g->max_depth)
 						g->max_depth = d;
@@ -339,16 +341,22 @@ done:
 	return rc;
 }
 
-int hsa_graph_compute(const hsa_heap *h, hsa_graph *g)
+int hsa_graph_compute(const hsa_heap *h, hsa_graph *g, void (*paths_done)(void *),
+                      void *ctx)
 {
 	memset(g, 0, sizeof(*g));
 	uint64_t n = h->n ? h->n : 1;
 	g->depth = malloc(n * sizeof(uint32_t));
 	g->parent = malloc(n * sizeof(hsa_node));
+	g->pkind = malloc(n);
+	g->plabel = malloc(n * sizeof(uint32_t));
 	g->idom = malloc(n * sizeof(hsa_node));
 	g->retained = malloc(n * sizeof(uint64_t));
-	if (!g->depth || !g->parent || !g->idom || !g->retained || bfs(h, g) ||
-	    dominators(h, g)) {
+	int bad = !g->depth || !g->parent || !g->pkind || !g->plabel || !g->idom ||
+	          !g->retained || bfs(h, g);
+	if (paths_done)
+		paths_done(ctx);
+	if (bad || dominators(h, g)) {
 		hsa_graph_free(g);
 		return -1;
 	}
@@ -367,6 +375,8 @@ void hsa_graph_free(hsa_graph *g)
 		return;
 	free(g->depth);
 	free(g->parent);
+	free(g->pkind);
+	free(g->plabel);
 	free(g->idom);
 	free(g->retained);
 	memset(g, 0, sizeof(*g));

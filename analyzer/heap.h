@@ -72,8 +72,9 @@ typedef struct hsa_heap {
  * the reader saw. */
 int hsa_heap_read(hsa_heap *h, const char *path, char *err, size_t errlen);
 void hsa_heap_free(hsa_heap *h);
-/* Frees the reference arrays (out_off, out_dst, kind, label; m stays) once
- * nothing more needs them, to lower the load's peak memory. */
+/* Frees the reference arrays (out_dst, kind, label; m stays) once nothing
+ * more needs them, to lower the load's peak memory. out_off stays: the
+ * object rows count each object's references from it. */
 void hsa_heap_drop_edges(hsa_heap *h);
 /* The string for id, or "" (never NULL). */
 const char *hsa_heap_string(const hsa_heap *h, uint64_t id);
@@ -85,6 +86,9 @@ const char *hsa_heap_string(const hsa_heap *h, uint64_t id);
 typedef struct hsa_graph {
 	uint32_t *depth;     /* [n] BFS distance from a root, HSA_UNREACHABLE */
 	hsa_node *parent;    /* [n] BFS parent (shortest path), HSA_NONE at roots */
+	uint8_t *pkind;      /* [n] kind and label of the parent's reference the */
+	uint32_t *plabel;    /* BFS crossed: a path's labels without reading the
+	                        parent's whole list (a list of millions) */
 	hsa_node *idom;      /* [n] immediate dominator, HSA_NONE when it is the
 	                        virtual root over all roots, or unreachable */
 	uint64_t *retained;  /* [n] retained size, 0 when unreachable */
@@ -96,9 +100,12 @@ typedef struct hsa_graph {
 /* Reachability and BFS from all roots (held-from-C roots, then asyncio
  * tasks, only for what the others leave), ignoring HS_E_WEAK references;
  * dominators by semi-NCA with a virtual root whose children are the
- * roots; retained sizes. Iterative throughout. Returns 0 or -1 (no
- * memory). */
-int hsa_graph_compute(const hsa_heap *h, hsa_graph *g);
+ * roots; retained sizes. Iterative throughout. paths_done (may be NULL)
+ * is called with ctx exactly once, when h->label is no longer read (after
+ * the BFS, or on failure), so that another thread may free it while the
+ * dominators run. Returns 0 or -1 (no memory). */
+int hsa_graph_compute(const hsa_heap *h, hsa_graph *g, void (*paths_done)(void *),
+                      void *ctx);
 void hsa_graph_free(hsa_graph *g);
 
 /* A grouping of nodes (by type, module, allocation site): group[v] in

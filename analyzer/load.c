@@ -358,11 +358,9 @@ done:
 
 void hsa_heap_drop_edges(hsa_heap *h)
 {
-	free(h->out_off);
 	free(h->out_dst);
 	free(h->kind);
 	free(h->label);
-	h->out_off = NULL;
 	h->out_dst = NULL;
 	h->kind = NULL;
 	h->label = NULL;

@@ -18,23 +18,26 @@ static int row(sqlite3 *db, const char *sql, int64_t a, sqlite3_stmt **out)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The first strong reference from src to dst: its kind and label; an
- * unlabelled one when src's list is not in the database (too long for an
- * SQLite value, which the load warned about). */
-static int edge_between(sqlite3 *db, int64_t src, int64_t dst, hsa_hop *hop)
+/* Stops at the first strong reference to hop->id. */
+static int strong_to(void *ctx, const int64_t *v)
 {
-	static const char sql[] = "SELECT kind, label FROM refs WHERE src = ? AND dst = ?"
-	                          " AND kind != 11 ORDER BY seq LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, src);
-	sqlite3_bind_int64(st, 2, dst);
-	int r = sqlite3_step(st);
-	hop->kind = r == SQLITE_ROW ? sqlite3_column_int(st, 0) : HS_E_OTHER;
-	hop->label = r == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-	sqlite3_finalize(st);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
+	hsa_hop *hop = ctx;
+	if (v[0] != hop->id || v[1] == HS_E_WEAK)
+		return 0;
+	hop->kind = (int)v[1];
+	hop->label = v[2];
+	return 1;
+}
+
+/* The first strong reference from src to hop->id: its kind and label into
+ * hop; an unlabelled one when src's list is not in the database (too long
+ * for an SQLite value, which the load warned about). src's list is read
+ * in pieces. */
+static int edge_between(sqlite3 *db, int64_t src, hsa_hop *hop, char *err, size_t errlen)
+{
+	hop->kind = HS_E_OTHER;
+	hop->label = 0;
+	return hsa_edges_each(db, "refs", src, 3, 0, strong_to, hop, err, errlen) < 0 ? -1 : 0;
 }
 
 /* Walks the BFS parents from id up to a root into p (object first): 1,
@@ -51,8 +54,8 @@ static int parents(sqlite3 *db, int64_t id, hsa_path *p, char *why, size_t whyle
 	int rc = -1;
 	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM objects", -1, &max, NULL) != SQLITE_OK ||
 	    sqlite3_step(max) != SQLITE_ROW ||
-	    sqlite3_prepare_v2(db, "SELECT reachable, parent, depth FROM objects WHERE id = ?", -1,
-	                       &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(db, "SELECT reachable, parent, depth, pkind, plabel FROM objects"
+	                       " WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
 		goto done;
 	uint64_t nobj = (uint64_t)sqlite3_column_int64(max, 0);
 	for (int64_t cur = id;; steps++) {
@@ -83,7 +86,11 @@ static int parents(sqlite3 *db, int64_t id, hsa_path *p, char *why, size_t whyle
 				goto done;
 			p->hops = h;
 		}
-		p->hops[p->n++] = (hsa_hop){cur, -1, 0};
+		/* The reference the load's BFS crossed to cur: its parent's list,
+		 * a list of millions maybe, is never read. */
+		p->hops[p->n++] = root ? (hsa_hop){cur, -1, 0}
+		                       : (hsa_hop){cur, sqlite3_column_int(st, 3),
+		                                   sqlite3_column_int64(st, 4)};
 		if (root)
 			break;
 		cur = sqlite3_column_int64(st, 1);
@@ -119,11 +126,6 @@ int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t er
 		p->hops[i] = p->hops[p->n - 1 - i];
 		p->hops[p->n - 1 - i] = t;
 	}
-	for (uint64_t i = 1; i < p->n; i++)
-		if (edge_between(db, p->hops[i - 1].id, p->hops[i].id, &p->hops[i])) {
-			rc = -1;
-			goto done;
-		}
 done:
 	if (rc < 0)
 		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
@@ -196,7 +198,7 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 			goto fail;
 		p->hops = h;
 		p->hops[p->n] = (hsa_hop){id, -1, 0};
-		if (edge_between(db, src[i], id, &p->hops[p->n]))
+		if (edge_between(db, src[i], &p->hops[p->n], err, errlen))
 			goto fail;
 		p->n++;
 		n++;

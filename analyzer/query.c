@@ -1,5 +1,6 @@
 /* query.c - naming objects (resolving 0xADDR / TYPE[#k], describing), and
  * queries more than one command runs. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -296,4 +297,79 @@ int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label)
 	*kind = (int)k;
 	*p = s;
 	return 1;
+}
+
+int hsa_edges_each(sqlite3 *db, const char *col, int64_t id, int group, uint64_t max_bytes,
+                   hsa_edges_fn fn, void *ctx, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	sqlite3_blob *b = NULL;
+	char sql[64], buf[65536];
+	int rc = -1, k = 0, digits = 0, r;
+	int64_t v[3], x = 0;
+	err[0] = 0;
+	assert(group >= 1 && group <= 3);
+	/* typeof() reads the record header, never the value. */
+	snprintf(sql, sizeof(sql), "SELECT typeof(%s) FROM edges WHERE id = ?", col);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_bind_int64(st, 1, id);
+	if ((r = sqlite3_step(st)) == SQLITE_DONE ||
+	    (r == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "null"))) {
+		rc = 0;
+		goto done;
+	}
+	if (r != SQLITE_ROW)
+		goto done;
+	if (strcmp((const char *)sqlite3_column_text(st, 0), "text"))
+		goto bad;
+	if (sqlite3_blob_open(db, "main", "edges", col, id, 0, &b) != SQLITE_OK)
+		goto done;
+	int total = sqlite3_blob_bytes(b);
+	if (max_bytes && (uint64_t)total > max_bytes) {
+		rc = 1;
+		goto done;
+	}
+	for (int off = 0; off < total;) {
+		int n = total - off < (int)sizeof(buf) ? total - off : (int)sizeof(buf);
+		if (sqlite3_blob_read(b, buf, n, off) != SQLITE_OK)
+			goto done;
+		off += n;
+		for (int i = 0; i < n; i++) {
+			char c = buf[i];
+			if (c >= '0' && c <= '9') {
+				if (x > (INT64_MAX - 9) / 10)
+					goto bad;
+				x = x * 10 + (c - '0');
+				digits = 1;
+				continue;
+			}
+			if (c != ',' && c != '[' && c != ']')
+				goto bad;
+			if (!digits)
+				continue;
+			v[k++] = x;
+			x = digits = 0;
+			if (k < group)
+				continue;
+			k = 0;
+			if ((r = fn(ctx, v)) != 0) {
+				rc = r < 0 ? -1 : 0;
+				goto done;
+			}
+		}
+	}
+	if (digits || k)
+		goto bad;
+	rc = 0;
+	goto done;
+bad:
+	snprintf(err, errlen, "'%s': damaged database (edges.%s of object %" PRId64
+	         " is not a JSON array of numbers)", sqlite3_db_filename(db, "main"), col, id);
+done:
+	if (rc < 0 && !err[0])
+		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+	sqlite3_blob_close(b);
+	sqlite3_finalize(st);
+	return rc;
 }

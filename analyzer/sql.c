@@ -23,8 +23,8 @@ static const char schema[] =
 	" retained INTEGER) WITHOUT ROWID;"
 	"CREATE TABLE objects(id INTEGER PRIMARY KEY, addr INTEGER NOT NULL, type INTEGER,"
 	" size INTEGER, len INTEGER, refcnt INTEGER, flags INTEGER, value, name TEXT,"
-	" trace INTEGER, reachable INTEGER, depth INTEGER, parent INTEGER, idom INTEGER,"
-	" retained INTEGER);"
+	" trace INTEGER, reachable INTEGER, depth INTEGER, parent INTEGER, pkind INTEGER,"
+	" plabel INTEGER, idom INTEGER, retained INTEGER, nrefs INTEGER);"
 	"CREATE TABLE edges(id INTEGER PRIMARY KEY, refs TEXT, referrers TEXT);"
 	"CREATE TABLE edge_kinds(kind INTEGER PRIMARY KEY, name TEXT);"
 	"CREATE TABLE roots(id INTEGER PRIMARY KEY, object INTEGER, kind TEXT, name TEXT,"
@@ -703,7 +703,8 @@ static int objects_connect(sqlite3 *db, void *aux, int argc, const char *const *
 {
 	return aux_connect(db, aux,
 	                   "CREATE TABLE x(id, addr, type, size, len, refcnt, flags, value, name,"
-	                   " trace, reachable, depth, parent, idom, retained)",
+	                   " trace, reachable, depth, parent, pkind, plabel, idom, retained,"
+	                   " nrefs)",
 	                   out);
 }
 
@@ -846,10 +847,20 @@ static int objects_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 		result_node(ctx, g->parent[v]);
 		break;
 	case 13:
+	case 14:
+		if (g->parent[v] == HSA_NONE)
+			sqlite3_result_null(ctx);
+		else
+			sqlite3_result_int64(ctx, i == 13 ? g->pkind[v] : g->plabel[v]);
+		break;
+	case 15:
 		result_node(ctx, g->idom[v]);
 		break;
-	default:
+	case 16:
 		sqlite3_result_int64(ctx, (int64_t)g->retained[v]);
+		break;
+	default:
+		sqlite3_result_int64(ctx, (int64_t)(h->out_off[v + 1] - h->out_off[v]));
 		break;
 	}
 	return SQLITE_OK;
@@ -1091,14 +1102,35 @@ typedef struct graph_job {
 	const hsa_heap *h;
 	hsa_graph g;
 	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	int started, joined, rc;
+	int labels_done; /* the BFS read the labels: they may go */
 } graph_job;
+
+static void labels_done(void *arg)
+{
+	graph_job *job = arg;
+	pthread_mutex_lock(&job->lock);
+	job->labels_done = 1;
+	pthread_cond_signal(&job->cond);
+	pthread_mutex_unlock(&job->lock);
+}
 
 static void *graph_main(void *arg)
 {
 	graph_job *job = arg;
-	job->rc = hsa_graph_compute(job->h, &job->g);
+	job->rc = hsa_graph_compute(job->h, &job->g, labels_done, job);
 	return NULL;
+}
+
+/* Waits until the graph work no longer reads the labels. */
+static void labels_wait(graph_job *job)
+{
+	pthread_mutex_lock(&job->lock);
+	while (!job->labels_done)
+		pthread_cond_wait(&job->cond, &job->lock);
+	pthread_mutex_unlock(&job->lock);
 }
 
 static int graph_join(graph_job *job)
@@ -1156,8 +1188,9 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 			goto done;
 	if (put_edges(&w, path, err, errlen))
 		goto done;
-	/* Labels were for the edges rows only; the graph work, still running,
-	 * never reads them. */
+	/* Labels were for the edges rows and the BFS's parent references
+	 * only; the rest of the graph work never reads them. */
+	labels_wait(job);
 	free(h->label);
 	h->label = NULL;
 	if (graph_join(job) || groups_compute(h, g, &gs)) {
@@ -1260,6 +1293,8 @@ int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_
 	hsa_heap h;
 	graph_job job;
 	memset(&job, 0, sizeof(job));
+	pthread_mutex_init(&job.lock, NULL);
+	pthread_cond_init(&job.cond, NULL);
 	struct stat sb;
 	char *tmp = NULL;
 	int rc = -1, have_heap = 0;
@@ -1312,6 +1347,8 @@ done:
 		unlink(tmp);
 	free(tmp);
 	hsa_graph_free(&job.g);
+	pthread_cond_destroy(&job.cond);
+	pthread_mutex_destroy(&job.lock);
 	if (have_heap)
 		hsa_heap_free(&h);
 	return rc;

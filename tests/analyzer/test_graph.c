@@ -138,7 +138,7 @@ static void check_graph(const rgraph *g, const char *path)
 	hsa_graph gr;
 	char err[256];
 	cr_assert_eq(hsa_heap_read(&h, path, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(hsa_graph_compute(&h, &gr), 0);
+	cr_assert_eq(hsa_graph_compute(&h, &gr, NULL, NULL), 0);
 	cr_assert_eq(h.n, (uint64_t)g->n);
 	hsa_node node[MAXN];
 	for (int v = 0; v < g->n; v++) {
@@ -252,7 +252,7 @@ Test(graph, deep_chain)
 	hsa_graph gr;
 	char err[256];
 	cr_assert_eq(hsa_heap_read(&h, path, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(hsa_graph_compute(&h, &gr), 0);
+	cr_assert_eq(hsa_graph_compute(&h, &gr, NULL, NULL), 0);
 	hsa_node first = hsa_addrmap_get(&h.map, 0x100000);
 	hsa_node last = hsa_addrmap_get(&h.map, 0x100000 + (N - 1) * 16);
 	cr_assert_eq(gr.retained[first], (uint64_t)N * 10);

@@ -1,0 +1,110 @@
+/* Objects inside a container of a million items (#14): path and show read
+ * neither the container's whole reference list nor its referrers', so
+ * they run in little memory whatever the container's size. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tdump.h"
+
+#define NITEMS 1000000
+enum { MOD = 0x1000, DICT = 0x2000, HOLDER = 0x3000, LIST = 0x4000, ITEM = 0x100000 };
+#define LAST (ITEM + (uint64_t)(NITEMS - 1) * 0x40)
+
+/* module app → __dict__ → ['big'] → list of a million Items; the last one
+ * also in a small dict under ['holder']['last']. */
+static char *big_dump(void)
+{
+	char *path = td_path("big.hsnap");
+	tdump *t = td_open(path);
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	td_ref(t, MOD, DICT, HS_E_DICT_ATTR, NULL);
+	td_obj(t, DICT, "builtins.dict", 232);
+	hs_edge de[2] = {{LIST, HS_E_DICT_VALUE, td_str(t, "'big'")},
+	                 {HOLDER, HS_E_DICT_VALUE, td_str(t, "'holder'")}};
+	td_refs(t, DICT, de, 2);
+	td_obj(t, HOLDER, "builtins.dict", 232);
+	td_ref(t, HOLDER, LAST, HS_E_DICT_VALUE, "'last'");
+	td_obj(t, LIST, "builtins.list", 8 * (uint64_t)NITEMS + 56);
+	hs_edge *le = malloc(NITEMS * sizeof(hs_edge));
+	cr_assert(le);
+	for (uint64_t i = 0; i < NITEMS; i++) {
+		td_obj(t, ITEM + i * 0x40, "app.Item", 48);
+		le[i] = (hs_edge){ITEM + i * 0x40, HS_E_INDEX, i};
+	}
+	td_refs(t, LIST, le, NITEMS);
+	free(le);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	return path;
+}
+
+/* heapsnap ARGS with its address space capped at limit_mb: reading the
+ * list's million references whole (some 20 MB of JSON, 80 MB parsed)
+ * does not fit, reading them in pieces does. */
+static int run_capped(char **out, int limit_mb, const char *args)
+{
+	return td_sh(out, "ulimit -v %d && %s %s", limit_mb * 1024, HEAPSNAP_BIN, args);
+}
+
+/* The path's labels come from the reference the load's BFS crossed. */
+static void path_of_the_last_item(const char *dump)
+{
+	char *out = NULL, args[512];
+	snprintf(args, sizeof(args), "path %s 0x%llx", dump, (unsigned long long)LAST);
+	cr_assert_eq(run_capped(&out, 120, args), 0, "%s", out);
+	cr_assert(strstr(out, "path 1: module app → __dict__['big'] → list[999999] → Item"), "%s",
+	          out);
+	free(out);
+	cr_assert_eq(td_run(&out, "sql %s 'SELECT pkind, plabel, nrefs FROM objects WHERE"
+	                          " addr = %llu'", dump, (unsigned long long)LAST), 0);
+	cr_assert(strstr(out, "4") && strstr(out, "999999"), "%s", out);
+	free(out);
+}
+
+/* Both referrers with their labels: the list's from the stored BFS
+ * reference, the small dict's from its own list. */
+static void show_of_the_last_item(const char *dump)
+{
+	char *out = NULL, args[512];
+	snprintf(args, sizeof(args), "show %s 0x%llx --json", dump, (unsigned long long)LAST);
+	cr_assert_eq(run_capped(&out, 120, args), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"referrers\":{\"count\":2,\"unit\":\"objects\""), "%s", out);
+	cr_assert(strstr(out, "\"address\":\"0x3000\",\"object\":\"dict\",\"kind\":\"dict-value\","
+	                      "\"label\":\"['last']\""), "%s", out);
+	cr_assert(strstr(out, "\"address\":\"0x4000\",\"object\":\"list (len 0)\",\"kind\":\"index\","
+	                      "\"label\":\"[999999]\"") ||
+	          strstr(out, "\"address\":\"0x4000\",\"object\":\"list\",\"kind\":\"index\","
+	                      "\"label\":\"[999999]\""), "%s", out);
+	free(out);
+}
+
+/* The list itself: its million references counted, the first three
+ * listed. */
+static void show_of_the_list(const char *dump)
+{
+	char *out = NULL, args[512];
+	snprintf(args, sizeof(args), "show %s 0x%x -n 3", dump, LIST);
+	cr_assert_eq(run_capped(&out, 120, args), 0, "%s", out);
+	cr_assert(strstr(out, "referents: 1000000 (the first shown; see -n)"), "%s", out);
+	cr_assert(strstr(out, "[2]"), "%s", out);
+	cr_assert(!strstr(out, "[3]"), "%s", out);
+	free(out);
+}
+
+/* One dump and load for the three checks (a test runs in a process of
+ * its own). */
+Test(scale, a_million_items, .timeout = 120)
+{
+	char *dump = big_dump(), *out = NULL;
+	cr_assert_eq(td_run(&out, "load %s", dump), 0, "%s", out);
+	free(out);
+	path_of_the_last_item(dump);
+	show_of_the_last_item(dump);
+	show_of_the_list(dump);
+	free(dump);
+}
