@@ -30,7 +30,7 @@ for v in 3.11 3.12 3.13; do
   fi
   echo "python: $v ($py)"
   cmake -S . -B "build/py$v" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEAPSNAP_WERROR=ON \
-    -DPython3_EXECUTABLE="$py" >/dev/null
+    -DPython3_EXECUTABLE="$py" -DHEAPSNAP_ATTACH_PYTHONS="$py" >/dev/null
   cmake --build "build/py$v" -j"$jobs" >/dev/null
   ctest --test-dir "build/py$v" --output-on-failure -j"$jobs" -R 'dumper|triggers|sizes|pip_install|e2e'
 done
@@ -38,7 +38,8 @@ done
 # The dumper runs inside a Python built without sanitizers, so the sanitized
 # build leaves it out.
 CC=clang cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DHEAPSNAP_WERROR=ON \
-  -DHEAPSNAP_SANITIZE=ON -DHEAPSNAP_DUMPER=OFF -DHEAPSNAP_FUZZ=ON >/dev/null
+  -DHEAPSNAP_SANITIZE=ON -DHEAPSNAP_DUMPER=OFF -DHEAPSNAP_FUZZ=ON \
+  -DHEAPSNAP_ATTACH_PYTHONS="$(command -v python3)" >/dev/null
 cmake --build build/asan -j"$jobs"
 # Graphviz and the font libraries it loads keep caches until exit (tests/lsan.supp).
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -49,7 +50,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 # and dumps built from the input with valid checksums, so that mutations reach
 # the record decoder (fuzz_records). Each starts from the committed corpus
 # (read only) and keeps what it finds, and any crashing input, in build/asan/fuzz.
-fuzz_seconds=${HEAPSNAP_FUZZ_SECONDS:-30}
+fuzz_seconds=${HEAPSNAP_FUZZ_SECONDS:-20}
 for t in reader records; do
   mkdir -p "build/asan/fuzz/$t"
   UBSAN_OPTIONS=print_stacktrace=1 build/asan/tests/fuzz/fuzz_$t \

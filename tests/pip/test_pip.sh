@@ -26,7 +26,9 @@ work=$(cd "$work" && pwd)
 rm -rf "$venv" "$work/app"
 "$python" -m venv "$venv" || fail "'$python -m venv' failed (Debian: apt-get install python3-venv)"
 
+# One attach payload, this Python's: the others cost build time only.
 if ! "$venv/bin/pip" install "$src" --config-settings=build-dir="$work/build" \
+    --config-settings=cmake.define.HEAPSNAP_ATTACH_PYTHONS="$(command -v "$python")" \
     >"$work/pip.log" 2>&1; then
   tail -40 "$work/pip.log" >&2
   fail "pip install '$src' failed (log: $work/pip.log)"
