@@ -39,6 +39,12 @@ int hsa_rank_write(sqlite3 *db, const struct hsa_heap *h, const struct hsa_graph
  * warning of a damaged dump. Returns 0 or -1 with err. */
 int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen);
 
+/* Whether hsa_db_open(arg) would open a database without loading: 1 when
+ * arg is an SQLite file or a dump whose cached database is up to date, 0
+ * otherwise (no cache, stale, damaged, another version, or no such
+ * file). */
+int hsa_db_cached(const char *arg);
+
 /* For a walk that found db inconsistent (why: what, for people, e.g.
  * "object 7's path to a root loops"). When db is the cache hsa_db_open
  * made for a dump, loads the dump again into the same file with a

@@ -1,6 +1,7 @@
 #include "dump.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 void hsa_scan_begin(hsa_scan *s, hs_reader *r, hsa_file_stats *st, hsa_progress *p)
@@ -89,4 +90,84 @@ void hsa_meta_text(const hs_meta *m, hsa_str *out)
 		hsa_str_add(out, m->s ? m->s : "", m->s ? m->s_len : 0);
 		break;
 	}
+}
+
+/* Grows th's slots to hold type id t. */
+static int hist_grow(hsa_type_hist *th, uint64_t t)
+{
+	if (t < th->ntypes)
+		return 0;
+	uint64_t n = th->ntypes ? th->ntypes : 256;
+	while (n <= t)
+		n *= 2;
+	uint64_t *c = realloc(th->count, n * sizeof(uint64_t));
+	if (c)
+		th->count = c;
+	uint64_t *s = c ? realloc(th->size, n * sizeof(uint64_t)) : NULL;
+	if (s)
+		th->size = s;
+	uint64_t *nm = s ? realloc(th->name, n * sizeof(uint64_t)) : NULL;
+	if (!nm)
+		return -1;
+	th->name = nm;
+	size_t grown = (size_t)(n - th->ntypes) * sizeof(uint64_t);
+	memset(th->count + th->ntypes, 0, grown);
+	memset(th->size + th->ntypes, 0, grown);
+	memset(th->name + th->ntypes, 0, grown);
+	th->ntypes = n;
+	return 0;
+}
+
+int hsa_type_hist_read(hs_reader *r, hsa_type_hist *th, hsa_file_stats *st, hsa_progress *p)
+{
+	hsa_scan s;
+	hs_record rec;
+	uint64_t records = 0;
+	int rc = -1;
+	memset(th, 0, sizeof(*th));
+	hsa_scan_begin(&s, r, st, p);
+	if (hist_grow(th, 0))
+		goto done;
+	while (hsa_scan_next(&s, &rec) > 0) {
+		/* Type ids are dense from 1: one far beyond the records read so
+		 * far is damage, counted as unknown, so that the slots stay
+		 * within the input's size. */
+		uint64_t bound = 2 * ++records + 4096;
+		if (rec.kind == HS_K_TYPES && rec.u.type.id && rec.u.type.id < bound) {
+			if (hist_grow(th, rec.u.type.id))
+				goto done;
+			th->name[rec.u.type.id] = rec.u.type.name;
+		} else if (rec.kind == HS_K_OBJECTS) {
+			uint64_t t = rec.u.object.type < bound ? rec.u.object.type : 0;
+			if (hist_grow(th, t))
+				goto done;
+			th->count[t]++;
+			th->size[t] += rec.u.object.size;
+			th->objects++;
+			th->bytes += rec.u.object.size;
+		}
+	}
+	for (uint64_t t = 1; t < th->ntypes; t++) {
+		if (th->name[t] || !th->count[t])
+			continue;
+		th->count[0] += th->count[t];
+		th->size[0] += th->size[t];
+		th->count[t] = th->size[t] = 0;
+	}
+	rc = 0;
+done:
+	hsa_scan_end(&s);
+	if (rc)
+		hsa_type_hist_free(th);
+	return rc;
+}
+
+void hsa_type_hist_free(hsa_type_hist *th)
+{
+	if (!th)
+		return;
+	free(th->count);
+	free(th->size);
+	free(th->name);
+	memset(th, 0, sizeof(*th));
 }

@@ -51,6 +51,22 @@ void hsa_scan_begin(hsa_scan *s, hs_reader *r, hsa_file_stats *st, hsa_progress 
 int hsa_scan_next(hsa_scan *s, hs_record *rec);
 void hsa_scan_end(hsa_scan *s);
 
+/* Objects and their shallow size per type id, straight from a dump with
+ * no load and no graph (what 'top --fast' shows while no database exists).
+ * Slot t of count and size is type id t; objects of a type id no types
+ * record defines count under 0 (unknown type), as in a load. A record
+ * repeating an address, which a load drops, is counted here. */
+typedef struct hsa_type_hist {
+	uint64_t ntypes;          /* slots: type ids 0 .. ntypes-1 */
+	uint64_t *count, *size;   /* [ntypes] */
+	uint64_t *name;           /* [ntypes] string id of the name, 0: none */
+	uint64_t objects, bytes;  /* totals */
+} hsa_type_hist;
+/* Fills th (zeroed by the call) and st from one pass over r. Returns 0 or
+ * -1 (no memory). */
+int hsa_type_hist_read(hs_reader *r, hsa_type_hist *th, hsa_file_stats *st, hsa_progress *p);
+void hsa_type_hist_free(hsa_type_hist *th);
+
 /* A metadata value as text ("3.11.7", "42", "-1", "0.25"). */
 void hsa_meta_text(const hs_meta *m, hsa_str *out);
 

@@ -1608,6 +1608,20 @@ done:
 	return rc;
 }
 
+int hsa_db_cached(const char *arg)
+{
+	struct stat sb;
+	char why[256];
+	if (stat(arg, &sb))
+		return 0;
+	if (is_sqlite(arg))
+		return 1;
+	char *cache = hsa_db_cache_path(arg);
+	int f = cache && fresh(cache, &sb, why, sizeof(why)) > 0;
+	free(cache);
+	return f;
+}
+
 /* Loads dump again into the database file at path itself, through
  * SQLite's backup and its locks: connections open on the file (holding
  * no transaction) read the new rows from their next statement on. */

@@ -1,10 +1,12 @@
 /* Objects inside a container of a million items (#14): path and show read
  * neither the container's whole reference list nor its referrers', so
- * they run in little memory whatever the container's size. */
+ * they run in little memory whatever the container's size; top --fast
+ * answers from the dump before any load. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tdump.h"
 
@@ -96,11 +98,30 @@ static void show_of_the_list(const char *dump)
 	free(out);
 }
 
+/* The first answer before any load: counts and sizes by type straight
+ * from the dump, no database made. */
+static void top_fast(const char *dump)
+{
+	char *out = NULL, *db = NULL;
+	cr_assert_eq(td_run(&out, "top %s --fast --json", dump), 0, "%s", out);
+	cr_assert(td_json_ok(out), "%s", out);
+	cr_assert(strstr(out, "\"objects\":1000004,\"bytes\":56000592,\"fast\":true"), "%s", out);
+	cr_assert(strstr(out, "{\"type\":\"app.Item\",\"count\":1000000,\"size\":48000000}"),
+	          "%s", out);
+	free(out);
+	cr_assert(asprintf(&db, "%s.db", dump) > 0);
+	cr_assert_neq(access(db, F_OK), 0, "top --fast made %s", db);
+	free(db);
+	cr_assert_neq(td_run(&out, "top %s --fast --by module", dump), 0, "%s", out);
+	free(out);
+}
+
 /* One dump and load for the three checks (a test runs in a process of
  * its own). */
 Test(scale, a_million_items, .timeout = 120)
 {
 	char *dump = big_dump(), *out = NULL;
+	top_fast(dump);
 	cr_assert_eq(td_run(&out, "load %s", dump), 0, "%s", out);
 	free(out);
 	path_of_the_last_item(dump);
