@@ -53,12 +53,6 @@ typedef struct report {
 	char err[1024];
 } report;
 
-static const char *base(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
 /* "1,200 → 2,400 → 3,600" */
 static int series(hsa_str *out, const uint64_t *v, int n, int bytes)
 {
@@ -115,7 +109,7 @@ static int timeline(report *r, const proc_page *pp)
 		hsa_mem m;
 		hsa_mem_read(db, &m);
 		fputs("<tr>", r->f);
-		rc = hsa_html_td(r->f, 0, "%s", base(r->s->dumps[i].path)) ||
+		rc = hsa_html_td(r->f, 0, "%s", hsa_file_base(r->s->dumps[i].path)) ||
 		     hsa_html_td(r->f, 0, "%s", hsa_utc(r->s->dumps[i].time, t)) ||
 		     hsa_html_td(r->f, 1, "%s",
 		                 hsa_human_count((uint64_t)hsa_db_meta_int(db, "load.objects", 0), c)) ||

@@ -90,12 +90,6 @@ static const char *short_name(const char *type)
 	return dot ? dot + 1 : type;
 }
 
-static const char *base_name(const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	return slash ? slash + 1 : file;
-}
-
 /* ---- path signatures --------------------------------------------------- */
 
 /* The names id of string id of dump k (a label), looked up once. */
@@ -864,7 +858,7 @@ static int fill_group(ctx *c, const group *top, const group *g, const group *tas
 		                    hsa_human_count(g->count[0], n0), hsa_human_count(g->count[L], n1),
 		                    sign, b);
 	if (!rc && site && !lead.s)
-		rc = hsa_str_printf(&sent, ", created at %s", base_name(site));
+		rc = hsa_str_printf(&sent, ", created at %s", hsa_file_base(site));
 	if (!rc && tg.nchain)
 		rc = hsa_str_printf(&sent, "; suspended in ") || hsa_task_chain_text(&tg, 0, &sent);
 	if (!rc && !o->holder) {

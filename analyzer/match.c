@@ -237,6 +237,25 @@ static uint64_t bytes_hash(const void *p, size_t len)
 	return mix(h);
 }
 
+/* The largest id of table (objects, strings, tracebacks), 0 when empty.
+ * Returns 0, or -1 with err filled. */
+static int max_id(const hsa_snap *s, const char *table, int64_t *n, char *err, size_t errlen)
+{
+	char sql[64];
+	snprintf(sql, sizeof(sql), "SELECT max(id) FROM %s", table);
+	sqlite3_stmt *st = hsa_db_prepare(s->db, sql, err, errlen);
+	int r = st ? sqlite3_step(st) : SQLITE_ERROR;
+	*n = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (r != SQLITE_ROW)
+		return st ? read_failed(s, 0, err, errlen) : -1;
+	if (*n < 0 || (uint64_t)*n > HSA_MAX_NODES) {
+		snprintf(err, errlen, "'%s': bad %s ids in the database", s->path, table);
+		return -1;
+	}
+	return 0;
+}
+
 /* The strings of the database hashed by content: labels are string ids,
  * which differ from dump to dump. */
 static int read_strings(job *jb)
@@ -244,16 +263,9 @@ static int read_strings(job *jb)
 	hsa_snap *s = jb->s;
 	sqlite3_stmt *st = NULL;
 	int rc = -1, r;
-	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM strings", jb->err, sizeof(jb->err))) ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	int64_t n;
+	if (max_id(s, "strings", &n, jb->err, sizeof(jb->err)))
 		goto done;
-	int64_t n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (n < 0 || (uint64_t)n > HSA_MAX_NODES) {
-		snprintf(jb->err, sizeof(jb->err), "'%s': bad string ids in the database", s->path);
-		goto done;
-	}
 	jb->nstrings = (uint64_t)n;
 	if (!(jb->shash = calloc(jb->nstrings + 1, sizeof(uint64_t)))) {
 		read_failed(s, 1, jb->err, sizeof(jb->err));
@@ -307,16 +319,9 @@ static int read_objects(job *jb)
 	hsa_snap *s = jb->s;
 	sqlite3_stmt *st = NULL;
 	int rc = -1, nomem = 0;
-	if (!(st = hsa_db_prepare(s->db, "SELECT max(id) FROM objects", jb->err, sizeof(jb->err))) ||
-	    sqlite3_step(st) != SQLITE_ROW)
+	int64_t n;
+	if (max_id(s, "objects", &n, jb->err, sizeof(jb->err)))
 		goto done;
-	int64_t n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (n < 0 || (uint64_t)n > HSA_MAX_NODES) {
-		snprintf(jb->err, sizeof(jb->err), "'%s': bad object ids in the database", s->path);
-		goto done;
-	}
 	s->n = (uint64_t)n;
 	uint64_t c = s->n ? s->n : 1;
 	s->addr = calloc(c, sizeof(uint64_t));
@@ -464,13 +469,6 @@ static void *job_main(void *arg)
 	return NULL;
 }
 
-/* Whether a frame's file is Python's own: "<frozen ...>", or under a
- * lib/pythonX.Y directory but not in its site-packages. */
-static int stdlib(const char *file)
-{
-	return !strncmp(file, "<frozen ", 8) ||
-	       (strstr(file, "/lib/python") && !strstr(file, "-packages/"));
-}
 
 /* Where each traceback's object was made ("file:line", see
  * hsa_snap_site), and the whole traceback's text. */
@@ -521,12 +519,12 @@ static int read_traces(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 		/* The innermost frame, replaced by the innermost one of the
 		 * program (not the standard library) when there is one. */
 		if (tb > 0 && (uint64_t)tb <= s->ntraces && at && !app &&
-		    (!s->trace_site[tb] || !stdlib(at))) {
+		    (!s->trace_site[tb] || !hsa_file_stdlib(at))) {
 			if ((s->trace_site[tb] = hsa_names_id(names, at, strlen(at))) == HSA_KMAP_NONE) {
 				nomem = 1;
 				goto done;
 			}
-			app = !stdlib(at);
+			app = !hsa_file_stdlib(at);
 		}
 		if (at && hsa_str_printf(&all, "%s%s", all.len ? " <- " : "", at)) {
 			nomem = 1;

@@ -151,22 +151,39 @@ const char *hsa_arg(const hsa_cmd *cmd, const hsa_args *a, const char *name)
 	return idx < 0 ? NULL : a->val[idx];
 }
 
-int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
-                  uint64_t dflt, uint64_t *out)
+/* The leading unsigned decimal of option name's value: 0 when absent, 1
+ * with *n and *rest (what follows the digits), -1 when it has none. */
+static int arg_number(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t *n,
+                      const char **rest)
 {
 	const char *v = hsa_arg(cmd, a, name);
-	*out = dflt;
 	if (!v)
 		return 0;
 	char *end;
 	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno || end == v || *end || n == 0 || v[0] == '-') {
-		hsa_usage_error(cmd, "option '--%s' needs a positive number, not '%s'", name, v);
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || end == v || v[0] == '-')
 		return -1;
+	*n = x;
+	*rest = end;
+	return 1;
+}
+
+int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
+                  uint64_t dflt, uint64_t *out)
+{
+	const char *rest = NULL;
+	uint64_t n = 0;
+	int rc = arg_number(cmd, a, name, &n, &rest);
+	*out = dflt;
+	if (rc > 0 && !*rest && n) {
+		*out = n;
+		return 0;
 	}
-	*out = n;
-	return 0;
+	if (rc)
+		hsa_usage_error(cmd, "option '--%s' needs a positive number, not '%s'", name,
+		                hsa_arg(cmd, a, name));
+	return rc ? -1 : 0;
 }
 
 int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
@@ -176,21 +193,19 @@ int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64
 		{"", 1}, {"B", 1}, {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20},
 		{"MiB", 1ull << 20}, {"G", 1ull << 30}, {"GiB", 1ull << 30},
 	};
-	const char *v = hsa_arg(cmd, a, name);
+	const char *rest = NULL;
+	uint64_t n = 0;
+	int rc = arg_number(cmd, a, name, &n, &rest);
 	*out = dflt;
-	if (!v)
+	if (!rc)
 		return 0;
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, 10);
-	for (size_t i = 0; !errno && end != v && v[0] != '-' && i < sizeof(units) / sizeof(units[0]);
-	     i++)
-		if (!strcmp(end, units[i].suffix) && n <= UINT64_MAX / units[i].mult) {
+	for (size_t i = 0; rc > 0 && i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(rest, units[i].suffix) && n <= UINT64_MAX / units[i].mult) {
 			*out = n * units[i].mult;
 			return 0;
 		}
 	hsa_usage_error(cmd, "option '--%s' needs a size in bytes (or with K, M, G), not '%s'",
-	                name, v);
+	                name, hsa_arg(cmd, a, name));
 	return -1;
 }
 
