@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "child.h"
 #include "dump.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -128,42 +129,6 @@ static int make_current(PyThreadState *ts, int64_t tss_offset)
 #endif
 }
 
-/* What a fork()ed dump child does first (dumper/fork.c): the kernel's
- * default signal actions (a signal for the service must not run its
- * handlers here, which write to its wakeup descriptor), no descriptor of
- * the service but out (a connection it closes must not stay open here),
- * stdio on /dev/null, and first in line for the OOM killer. */
-static void leave_service(int out)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
-	for (int s = 1; s < NSIG; s++) {
-		struct sigaction old;
-		if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &old) < 0)
-			continue;
-		if (s == SIGPIPE || s == SIGXFSZ)
-			sigaction(s, &ign, NULL);
-		else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
-			sigaction(s, &dfl, NULL);
-	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	for (int fd = 0; fd < 3 && null >= 0; fd++)
-		if (fd != null && fd != out)
-			dup2(null, fd);
-	int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (adj >= 0) {
-		ssize_t w = write(adj, "1000", 4);
-		(void)w;
-		close(adj);
-	}
-	unsigned k = (unsigned)out;
-	if (k > 3)
-		syscall(SYS_close_range, 3U, k - 1, 0);
-	syscall(SYS_close_range, (k < 3 ? 3U : k + 1), ~0U, 0);
-}
-
 EXPORT const struct hs_attach_report *hs_attach_main(const struct hs_attach_args *a)
 {
 	char err[HS_ATTACH_MSG];
@@ -173,7 +138,7 @@ EXPORT const struct hs_attach_report *hs_attach_main(const struct hs_attach_args
 		snprintf(report.msg, sizeof(report.msg), "payload of another heapsnap build");
 		goto done;
 	}
-	leave_service(a->fd);
+	int out = hsd_leave_service(a->fd, 0);
 	PyInterpreterState *interp = _PyRuntime.interpreters.main;
 	PyThreadState *ts = interp ? pick_tstate(interp) : NULL;
 	if (!ts || make_current(ts, a->tss_offset) < 0) {
@@ -195,7 +160,7 @@ EXPORT const struct hs_attach_report *hs_attach_main(const struct hs_attach_args
 	opts.pid = a->pid;
 	opts.ppid = a->ppid;
 	struct hs_dump_result res;
-	report.code = hs_dump_fd(a->fd, &opts, &res, err, sizeof(err));
+	report.code = hs_dump_fd(out, &opts, &res, err, sizeof(err));
 	if (report.code) {
 		snprintf(report.msg, sizeof(report.msg), "%s", err);
 		goto done;

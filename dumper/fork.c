@@ -8,6 +8,8 @@
  */
 #include "triggers.h"
 
+#include "child.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -27,58 +29,13 @@ struct report {
 };
 _Static_assert(sizeof(struct report) <= PIPE_BUF, "the report is one write");
 
-/* Leaves the child only its report descriptor (returned, above stdio)
- * and stdio on /dev/null: a connection the service closes during the dump
- * must not stay open in the child until it exits. */
-static int keep_only(int report)
-{
-	if (report < 3)
-		report = fcntl(report, F_DUPFD_CLOEXEC, 3);
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	for (int fd = 0; fd < 3 && null >= 0; fd++)
-		if (fd != null)
-			dup2(null, fd);
-	unsigned k = (unsigned)report;
-#ifdef SYS_close_range
-	if ((k == 3 || syscall(SYS_close_range, 3U, k - 1, 0) == 0) &&
-	    syscall(SYS_close_range, k + 1, ~0U, 0) == 0)
-		return report;
-#endif
-	long max = sysconf(_SC_OPEN_MAX);
-	for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
-		if (fd != report)
-			close((int)fd);
-	return report;
-}
-
 static _Noreturn void child(int report, const char *path,
                             const struct hs_dump_opts *opts, int signum)
 {
-	/* The service's handlers are Python's or ours: the kernel's defaults
-	 * instead, so a terminal's ^C or a SIGTERM to the group ends the
-	 * child. A repeated trigger signal and a file size limit (EFBIG, a
-	 * clear message) must not. */
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, ign = { .sa_handler = SIG_IGN };
-	for (int s = 1; s < NSIG; s++) {
-		struct sigaction old;
-		if (s == SIGKILL || s == SIGSTOP || sigaction(s, NULL, &old) < 0)
-			continue;
-		if (s == signum || s == SIGXFSZ)
-			sigaction(s, &ign, NULL);
-		else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
-			sigaction(s, &dfl, NULL);
-	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	report = keep_only(report);
-	/* if memory runs out, the OOM killer takes the child, not the service */
-	int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (adj >= 0) {
-		ssize_t w = write(adj, "1000", 4);
-		(void)w;
-		close(adj);
-	}
+	/* The kernel's default signal actions, so a terminal's ^C or a
+	 * SIGTERM to the group ends the child; a repeated trigger signal and
+	 * a file size limit (EFBIG, a clear message) must not. */
+	report = hsd_leave_service(report, signum);
 
 	struct report rep;
 	memset(&rep, 0, sizeof(rep));
