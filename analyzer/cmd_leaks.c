@@ -41,6 +41,8 @@ static void json_report(hsa_json *j, const hsa_leak_report *r, char **dumps, uin
 	hsa_json_uint(j, "min_growth", r->min_growth);
 	hsa_json_uint(j, "below_floor", r->below_floor);
 	hsa_mem_leaks_json(j, r);
+	if (r->native_tracked)
+		hsa_native_json(j, "native", r->native_findings, r->nnative);
 	hsa_json_array(j, "groups");
 	for (uint64_t i = 0; i < r->ngroups && i < max; i++) {
 		const hsa_leak_group *g = &r->groups[i];
@@ -96,6 +98,24 @@ static void arrows(const uint64_t *v, int n, int bytes)
 		printf("%s%s", k ? " → " : "", bytes ? hsa_human_size(v[k], b) : hsa_human_count(v[k], b));
 }
 
+/* Native allocation sites that grew in every dump (run --native). */
+static void print_native(const hsa_leak_report *r)
+{
+	hsa_str t = {0}, line = {0};
+	if (!r->nnative)
+		printf("native: no native allocation site grew in every dump\n");
+	for (size_t i = 0; i < r->nnative; i++) {
+		line.len = 0;
+		if (line.s)
+			line.s[0] = 0;
+		if (hsa_native_sentence(&r->native_findings[i], &line))
+			break;
+		printf("%s\n", hsa_tty(&t, line.s));
+	}
+	hsa_str_free(&t);
+	hsa_str_free(&line);
+}
+
 static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 {
 	char a[32], b[32];
@@ -125,9 +145,12 @@ static void print_text(const hsa_leak_report *r, char **dumps, uint64_t max)
 		printf("floor     %s growing group%s under %s of retained growth not shown"
 		       " (--min-growth)\n", hsa_human_count(r->below_floor, a),
 		       r->below_floor == 1 ? "" : "s", hsa_human_size(r->min_growth, b));
+	if (r->native_tracked)
+		print_native(r);
 	if (!r->ngroups && !r->unexplained) {
-		printf("\nno leak found: no group of them (type, allocation site, path) grew in every"
-		       " dump%s.\n", r->below_floor ? " by more than the floor" : "");
+		printf("\nno %s found: no group of them (type, allocation site, path) grew in every"
+		       " dump%s.\n", r->nnative ? "leak of Python objects" : "leak",
+		       r->below_floor ? " by more than the floor" : "");
 		return;
 	}
 	if (!r->ngroups)

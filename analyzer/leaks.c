@@ -1168,6 +1168,25 @@ static void ctx_free(ctx *c)
 	free(c->stack);
 }
 
+/* Native allocation sites that grew in every dump, when every dump has
+ * them (taken under `run --native`); growth under the memory noise of the
+ * last dump is none. Returns 0, or -1 with the error set. */
+static int native_findings(ctx *c, hsa_leak_report *r)
+{
+	r->native_tracked = 1;
+	for (int k = 0; k < c->n; k++) {
+		if (hsa_native_read(c->snaps[k].db, &r->native[k], c->err, c->errlen))
+			return -1;
+		r->native_tracked &= r->native[k].tracked;
+	}
+	if (!r->native_tracked)
+		return 0;
+	if (hsa_native_compare(r->native, c->n, hsa_mem_noise(r->mem[c->n - 1].rss),
+	                       &r->native_findings, &r->nnative))
+		return oom(c);
+	return 0;
+}
+
 int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
                    hsa_leak_report **out, char *err, size_t errlen)
 {
@@ -1232,6 +1251,8 @@ int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
 	if (build_report(&c, r))
 		goto done;
 	hsa_mem_leaks(r);
+	if (native_findings(&c, r))
+		goto done;
 	*out = r;
 	r = NULL;
 	rc = 0;
@@ -1259,5 +1280,8 @@ void hsa_leak_report_free(hsa_leak_report *r)
 		free(g->sentence);
 	}
 	free(r->groups);
+	for (int k = 0; k < HSA_LEAK_MAX_DUMPS; k++)
+		hsa_native_dump_free(&r->native[k]);
+	free(r->native_findings);
 	free(r);
 }

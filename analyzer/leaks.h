@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "memory.h"
+#include "native.h"
 
 #define HSA_LEAK_MAX_DUMPS 8
 #define HSA_LEAK_SAMPLES 5
@@ -97,6 +98,13 @@ typedef struct hsa_leak_report {
 	uint64_t ngroups;
 	hsa_leak_group *groups; /* ranked by retained growth, largest first */
 	hsa_mem mem[HSA_LEAK_MAX_DUMPS]; /* each dump's memory accounting */
+	/* With every dump taken under `run --native`: its native allocation
+	 * sites, and those that grew in every dump (native.h), largest first;
+	 * the findings' strings are the last dump's. */
+	int native_tracked;
+	hsa_native_dump native[HSA_LEAK_MAX_DUMPS];
+	hsa_native_finding *native_findings;
+	size_t nnative;
 	int unexplained;           /* memory no object explains grew: a finding */
 	uint64_t unexplained_rank; /* the groups of more retained growth before it */
 } hsa_leak_report;

@@ -235,8 +235,11 @@ void hsa_mem_leaks_print(FILE *f, const hsa_leak_report *r)
 	for (int k = 0; k < n; k++)
 		fprintf(f, "%s%s", k ? " → " : "", size_text(r->mem[k].unexplained, b));
 	fprintf(f, " (malloc outside objects + other)\n");
-	fprintf(f, "   next      memray run --native, heaptrack or valgrind --tool=massif"
-	           " show the C code that allocates it\n");
+	if (r->native_tracked)
+		fprintf(f, "   sites     the native lines above; heapsnap native DUMP lists them all\n");
+	else
+		fprintf(f, "   next      python3 -m heapsnap run --native ... records where the process"
+		           " allocates it (then heapsnap native DUMP)\n");
 	hsa_str_free(&s);
 }
 

@@ -63,6 +63,15 @@ static void found(const char *name, const char *where, const char *caller)
 	cr_assert_lt(f[0].growth, 17 * MIB, "%s: %s", name, s.s);
 	cr_assert_eq(f[0].count_last - f[0].count_first, 2048, "%s: %s", name, s.s);
 	hsa_str_free(&s);
+	/* and 'heapsnap leaks' says it */
+	char *out;
+	cr_assert_eq(td_run(&out, "leaks %1$s/d1.hsnap %1$s/d2.hsnap %1$s/d3.hsnap", dir), 0);
+	cr_assert(strstr(out, "\nnative: ") && strstr(strstr(out, "\nnative: "), where), "%s: %s",
+	          name, out);
+	free(out);
+	cr_assert_eq(td_run(&out, "leaks --json %1$s/d1.hsnap %1$s/d2.hsnap %1$s/d3.hsnap", dir), 0);
+	cr_assert(strstr(out, "\"native\":[{\"where\":"), "%s: %s", name, out);
+	free(out);
 	free(f);
 	for (int k = 0; k < 3; k++)
 		hsa_native_dump_free(&d[k]);
@@ -90,6 +99,11 @@ Test(native_e2e, bytearrays_have_no_native_finding)
 	cr_assert_eq(n, 0, "bytearrays: %s grew by %lld", n ? f[0].where : "",
 	             n ? (long long)f[0].growth : 0LL);
 	cr_assert_lt(d[2].bytes, 2 * MIB, "bytearrays: %lld native bytes", (long long)d[2].bytes);
+	char *out;
+	cr_assert_eq(td_run(&out, "leaks %1$s/d1.hsnap %1$s/d2.hsnap %1$s/d3.hsnap", dir), 0);
+	cr_assert(strstr(out, "native: no native allocation site grew in every dump"), "%s", out);
+	cr_assert(strstr(out, "bytearray"), "the bytearrays are an object group: %s", out);
+	free(out);
 	free(f);
 	for (int k = 0; k < 3; k++)
 		hsa_native_dump_free(&d[k]);
