@@ -179,8 +179,8 @@ static int traceback(shown *s, int64_t trace)
 		hsa_json_array(s->j, "traceback");
 	else
 		printf("  allocated  ");
-	int first = 1;
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int first = 1, r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *file = (const char *)sqlite3_column_text(st, 0);
 		int64_t line = sqlite3_column_int64(st, 1);
 		if (s->j) {
@@ -200,8 +200,10 @@ static int traceback(shown *s, int64_t trace)
 		hsa_json_end(s->j);
 	else if (first)
 		printf("(traceback not in the dump)\n");
+	if (r != SQLITE_DONE)
+		snprintf(s->err, sizeof(s->err), "database query failed: %s", sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
-	return 0;
+	return r == SQLITE_DONE ? 0 : -1;
 }
 
 static int show(shown *s, int64_t id)

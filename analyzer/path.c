@@ -185,8 +185,11 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
-	while (nsrc + 1 < max && sqlite3_step(st) == SQLITE_ROW)
+	int r2 = SQLITE_ROW;
+	while (nsrc + 1 < max && (r2 = sqlite3_step(st)) == SQLITE_ROW)
 		src[nsrc++] = sqlite3_column_int64(st, 0);
+	if (r2 != SQLITE_ROW && r2 != SQLITE_DONE)
+		goto fail;
 	sqlite3_finalize(st);
 	st = NULL;
 	for (uint64_t i = 0; i < nsrc; i++) {

@@ -165,7 +165,8 @@ static int find_type(sqlite3 *db, const char *name, int64_t *tid, char *err, siz
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *full = (const char *)sqlite3_column_text(st, 1);
 		/* LIKE is case-insensitive; the suffix must match exactly. */
 		size_t lf = strlen(full), ln = strlen(name);
@@ -177,12 +178,14 @@ static int find_type(sqlite3 *db, const char *name, int64_t *tid, char *err, siz
 		}
 		hsa_str_printf(&alts, "%s%s", n > 1 ? ", " : "", full);
 	}
+	int rc = r == SQLITE_DONE ? 0 : -1;
+	if (rc)
+		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
-	int rc = 0;
-	if (!n) {
+	if (!rc && !n) {
 		suggest_types(db, name, err, errlen);
 		rc = -1;
-	} else if (n > 1 && !exact) {
+	} else if (!rc && n > 1 && !exact) {
 		snprintf(err, errlen, "type '%s' is ambiguous: %s", name, alts.s);
 		rc = -1;
 	}
@@ -205,11 +208,14 @@ int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t
 		if (sqlite3_prepare_v2(db, "SELECT id FROM objects WHERE addr = ?", -1, &st, NULL))
 			goto dberr;
 		sqlite3_bind_int64(st, 1, (int64_t)addr);
-		if (sqlite3_step(st) == SQLITE_ROW) {
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW) {
 			*id = sqlite3_column_int64(st, 0);
 			rc = 0;
-		} else {
+		} else if (r == SQLITE_DONE) {
 			suggest_addrs(db, addr, err, errlen);
+		} else {
+			goto dberr;
 		}
 		sqlite3_finalize(st);
 		return rc;
@@ -240,9 +246,12 @@ int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t
 		goto dberr;
 	sqlite3_bind_int64(st, 1, tid);
 	sqlite3_bind_int64(st, 2, (int64_t)k);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		rc = 0;
+	} else if (r != SQLITE_DONE) {
+		goto dberr;
 	} else {
 		snprintf(err, errlen, "no object '%s': the dump has fewer %s objects", spec, name);
 	}

@@ -1175,9 +1175,13 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	 * syncs; a crash leaves only a temporary file behind. Inserts come in
 	 * key order and need little cache; a small cache also makes the index
 	 * sorter spill early into runs it merges on both cores, twice as fast
-	 * as one big in-memory sort. */
+	 * as one big in-memory sort. auto_vacuum keeps pointer-map pages,
+	 * through which SQLite steps over a long value's overflow pages
+	 * without reading them: a container's referrers, stored after its
+	 * list of millions, are found in milliseconds. */
 	if (exec(w.db,
-	         "PRAGMA page_size=8192; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+	         "PRAGMA page_size=8192; PRAGMA auto_vacuum=INCREMENTAL;"
+	         " PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
 	         "PRAGMA locking_mode=EXCLUSIVE; PRAGMA cache_size=-4096; PRAGMA threads=2;",
 	         err, errlen) ||
 	    exec(w.db, "BEGIN", err, errlen) || exec(w.db, schema, err, errlen) ||
