@@ -11,6 +11,7 @@
 #include "hsnap.h"
 #include "match.h"
 #include "memory.h"
+#include "native.h"
 #include "series.h"
 
 static const char *const sort_names[] = {"size", "count", "retained", NULL};
@@ -131,16 +132,26 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	int rc = -1;
 	int64_t tot[2][2];
 	hsa_mem mem[2];
+	hsa_native_dump nat[2];
+	hsa_native_finding *nf = NULL;
+	size_t nnf = 0;
+	hsa_str line = {0}, tty = {0};
+	memset(nat, 0, sizeof(nat));
 	err[0] = 0;
 	if (hsa_dbs_open(db, (const char *const *)paths, 2, err, errlen) ||
 	    read_groups(db[0], paths[0], by, 0, &t, err, errlen) ||
-	    read_groups(db[1], paths[1], by, 1, &t, err, errlen))
+	    read_groups(db[1], paths[1], by, 1, &t, err, errlen) ||
+	    hsa_native_read(db[0], &nat[0], err, errlen) || hsa_native_read(db[1], &nat[1], err, errlen))
 		goto done;
+	/* with both dumps taken under run --native: the sites that grew */
+	int native = nat[0].tracked && nat[1].tracked;
 	for (int k = 0; k < 2; k++) {
 		tot[k][0] = hsa_db_meta_int(db[k], "load.objects", 0);
 		tot[k][1] = hsa_db_meta_int(db[k], "load.bytes", 0);
 		hsa_mem_read(db[k], &mem[k]);
 	}
+	if (native && hsa_native_compare(nat, 2, hsa_mem_noise(mem[1].rss), &nf, &nnf))
+		goto done;
 	/* Only what changed, largest growth first. */
 	uint64_t n = 0;
 	for (uint64_t i = 0; i < t.n; i++) {
@@ -167,6 +178,8 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 		json_pair(&j, "objects", objs, "objects_delta");
 		json_pair(&j, "bytes", bytes, "bytes_delta");
 		hsa_mem_json_dumps(&j, "memory", mem, 2);
+		if (native)
+			hsa_native_json(&j, "native", nf, nnf);
 		hsa_json_array(&j, "rows");
 		for (uint64_t i = 0; i < n; i++) {
 			const row *w = &t.r[i];
@@ -189,6 +202,12 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	       signed_text(tot[1][1] - tot[0][1], 1, f), hsa_group_by[by], sort_names[sort]);
 	if (hsa_mem_print(stdout, "  memory  ", &mem[1], &mem[0], "OLD"))
 		goto done;
+	for (size_t i = 0; i < nnf; i++) {
+		line.len = 0;
+		if (hsa_native_sentence(&nf[i], &line))
+			goto done;
+		printf("  %s\n", hsa_tty(&tty, line.s));
+	}
 	if (!n) {
 		printf("  no %s changed\n", hsa_group_by[by]);
 		rc = 0;
@@ -216,6 +235,11 @@ done:
 		snprintf(err, errlen, "out of memory");
 	hsa_table_free(tab);
 	rows_free(&t);
+	free(nf);
+	hsa_native_dump_free(&nat[0]);
+	hsa_native_dump_free(&nat[1]);
+	hsa_str_free(&line);
+	hsa_str_free(&tty);
 	sqlite3_close(db[0]);
 	sqlite3_close(db[1]);
 	return rc;

@@ -72,6 +72,10 @@ static void found(const char *name, const char *where, const char *caller)
 	cr_assert_eq(td_run(&out, "leaks --json %1$s/d1.hsnap %1$s/d2.hsnap %1$s/d3.hsnap", dir), 0);
 	cr_assert(strstr(out, "\"native\":[{\"where\":"), "%s: %s", name, out);
 	free(out);
+	cr_assert_eq(td_run(&out, "diff %1$s/d1.hsnap %1$s/d3.hsnap", dir), 0);
+	cr_assert(strstr(out, "\n  native: ") && strstr(strstr(out, "\n  native: "), where), "%s: %s",
+	          name, out);
+	free(out);
 	free(f);
 	for (int k = 0; k < 3; k++)
 		hsa_native_dump_free(&d[k]);
