@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tdump.h"
 
 #define NITEMS 1000000
@@ -124,8 +126,60 @@ Test(scale, a_million_items, .timeout = 120)
 	top_fast(dump);
 	cr_assert_eq(td_run(&out, "load %s", dump), 0, "%s", out);
 	free(out);
+	/* The list's referrers lie after its 20 MB of references in its edges
+	 * row: the pointer-map pages of auto_vacuum let SQLite step over them
+	 * unread. */
+	char *db = NULL;
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	cr_assert(asprintf(&db, "%s.db", dump) > 0);
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(h, "PRAGMA auto_vacuum", -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_neq(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	free(db);
 	path_of_the_last_item(dump);
 	show_of_the_last_item(dump);
 	show_of_the_list(dump);
+	free(dump);
+}
+
+/* A statement that fails while it steps is an error naming the failure,
+ * never the end of its rows ("no object at 0x..."): the objects table of
+ * a loaded database swapped for a view whose rows cannot be computed. */
+Test(scale, step_errors_are_reported)
+{
+	char *dump = td_path("small.hsnap"), *db = NULL, *out = NULL, *err = td_path("err");
+	tdump *t = td_open(dump);
+	td_obj(t, MOD, "module", 72);
+	td_ref(t, MOD, LIST, HS_E_ATTR, "items");
+	td_obj(t, LIST, "builtins.list", 64);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	cr_assert(asprintf(&db, "%s.db", dump) > 0);
+	cr_assert_eq(td_run(&out, "load %s -o %s", dump, db), 0, "%s", out);
+	free(out);
+	sqlite3 *h = NULL;
+	cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(h, "ALTER TABLE objects RENAME TO objects_rows;"
+	                             "CREATE VIEW objects AS SELECT *, json('not json') AS bad"
+	                             " FROM objects_rows WHERE bad IS NOT NULL",
+	                          NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+	sqlite3_close(h);
+	cr_assert_neq(td_sh(&out, "%s show %s 0x%x 2>%s", HEAPSNAP_BIN, db, LIST, err), 0, "%s",
+	              out);
+	free(out);
+	out = td_read(err);
+	cr_assert(strstr(out, "database query failed: malformed JSON"), "%s", out);
+	free(out);
+	cr_assert_neq(td_sh(&out, "%s show %s builtins.list 2>%s", HEAPSNAP_BIN, db, err), 0);
+	free(out);
+	out = td_read(err);
+	cr_assert(strstr(out, "query failed: malformed JSON"), "%s", out);
+	free(out);
+	free(err);
+	free(db);
 	free(dump);
 }
