@@ -297,23 +297,58 @@ static void forget(uintptr_t p)
 	account((uint32_t)(meta & 0xffffff), -(int64_t)(meta >> 24), -1);
 }
 
-/* Records block p of size bytes from allocator `alloc` at its caller's
- * site. noinline: the frames it skips are its own and the wrapper's. */
-static __attribute__((noinline)) void record(void *p, size_t size, int alloc)
+/* Per thread, the sites last resolved, keyed by the allocator's return
+ * address and the Python frames: a hit skips backtrace() (about 1 us, most
+ * of a tracked allocation's cost). Lock-free, being the thread's own; a
+ * fork child inherits the forking thread's, valid with the sites it
+ * inherits. The native frames above the immediate caller are not in the
+ * key: one caller reached through two native call chains on the same
+ * Python frames counts both at the chain the thread saw first. */
+#define CACHE_SLOTS 256
+
+struct cached {
+	uintptr_t ra;        /* 0: empty */
+	uintptr_t pykeys[2 * HS_NATIVE_PYFRAMES];
+	uint32_t site;
+	uint8_t alloc, npy;
+};
+
+static TLS struct cached cache[CACHE_SLOTS];
+
+/* Records block p of size bytes from allocator `alloc`, called from ra.
+ * noinline: the frames backtrace() skips are its own and the wrapper's. */
+static __attribute__((noinline)) void record(void *p, size_t size, int alloc, uintptr_t ra)
 {
 	struct site k;
-	void *bt[HS_NATIVE_FRAMES + SKIP];
 	busy = 1;
-	int n = backtrace(bt, HS_NATIVE_FRAMES + SKIP);
 	k.alloc = (uint8_t)alloc;
-	k.nframes = (uint8_t)(n > SKIP ? n - SKIP : 0);
-	for (int i = 0; i < k.nframes; i++)
-		k.frames[i] = (uintptr_t)bt[i + SKIP];
 	k.npy = pykeys_fn ? (uint8_t)pykeys_fn(k.pykeys, HS_NATIVE_PYFRAMES) : 0;
-	atomic_store_explicit(&k.bytes, 0, memory_order_relaxed);
-	atomic_store_explicit(&k.count, 0, memory_order_relaxed);
-	atomic_store_explicit(&k.next, 0, memory_order_relaxed);
-	uint32_t site = intern_site(&k);
+	uint64_t h = ra + (uint64_t)alloc;
+	for (int i = 0; i < 2 * k.npy; i++)
+		h = h * 0x9e3779b97f4a7c15ull + k.pykeys[i];
+	struct cached *c = &cache[mix(h) & (CACHE_SLOTS - 1)];
+	uint32_t site;
+	if (c->ra == ra && c->alloc == k.alloc && c->npy == k.npy &&
+	    !memcmp(c->pykeys, k.pykeys, 2 * k.npy * sizeof(k.pykeys[0]))) {
+		site = c->site;
+	} else {
+		void *bt[HS_NATIVE_FRAMES + SKIP];
+		int n = backtrace(bt, HS_NATIVE_FRAMES + SKIP);
+		k.nframes = (uint8_t)(n > SKIP ? n - SKIP : 0);
+		for (int i = 0; i < k.nframes; i++)
+			k.frames[i] = (uintptr_t)bt[i + SKIP];
+		atomic_store_explicit(&k.bytes, 0, memory_order_relaxed);
+		atomic_store_explicit(&k.count, 0, memory_order_relaxed);
+		atomic_store_explicit(&k.next, 0, memory_order_relaxed);
+		site = intern_site(&k);
+		if (site) {
+			c->ra = ra;
+			c->alloc = k.alloc;
+			c->npy = k.npy;
+			memcpy(c->pykeys, k.pykeys, 2 * k.npy * sizeof(k.pykeys[0]));
+			c->site = site;
+		}
+	}
 	if (site)
 		insert((uintptr_t)p, size, site);
 	busy = 0;
@@ -335,11 +370,14 @@ static inline void untrack(void *p)
 
 /* ---- the interposed allocators ---------------------------------------- */
 
+/* the wrapper's caller, the cache key's native part */
+#define RA ((uintptr_t)__builtin_return_address(0))
+
 EXPORT void *malloc(size_t n)
 {
 	void *p = __libc_malloc(n);
 	if (p && tracking())
-		record(p, n, HS_NA_MALLOC);
+		record(p, n, HS_NA_MALLOC, RA);
 	return p;
 }
 
@@ -353,7 +391,7 @@ EXPORT void *calloc(size_t n, size_t m)
 {
 	void *p = __libc_calloc(n, m);
 	if (p && tracking())
-		record(p, n * m, HS_NA_CALLOC);
+		record(p, n * m, HS_NA_CALLOC, RA);
 	return p;
 }
 
@@ -363,7 +401,7 @@ EXPORT void *realloc(void *old, size_t n)
 	untrack(old);
 	void *p = __libc_realloc(old, n);
 	if (p && tracking())
-		record(p, n, old ? HS_NA_REALLOC : HS_NA_MALLOC);
+		record(p, n, old ? HS_NA_REALLOC : HS_NA_MALLOC, RA);
 	return p;
 }
 
@@ -377,7 +415,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t m)
 	untrack(old);
 	void *p = __libc_realloc(old, b);
 	if (p && tracking())
-		record(p, b, old ? HS_NA_REALLOC : HS_NA_MALLOC);
+		record(p, b, old ? HS_NA_REALLOC : HS_NA_MALLOC, RA);
 	return p;
 }
 
@@ -385,7 +423,7 @@ EXPORT void *memalign(size_t align, size_t n)
 {
 	void *p = __libc_memalign(align, n);
 	if (p && tracking())
-		record(p, n, HS_NA_MEMALIGN);
+		record(p, n, HS_NA_MEMALIGN, RA);
 	return p;
 }
 
@@ -393,7 +431,7 @@ EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	void *p = __libc_memalign(align, n);
 	if (p && tracking())
-		record(p, n, HS_NA_MEMALIGN);
+		record(p, n, HS_NA_MEMALIGN, RA);
 	return p;
 }
 
@@ -405,7 +443,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	if (!p)
 		return ENOMEM;
 	if (tracking())
-		record(p, n, HS_NA_MEMALIGN);
+		record(p, n, HS_NA_MEMALIGN, RA);
 	*out = p;
 	return 0;
 }
@@ -414,7 +452,7 @@ EXPORT void *valloc(size_t n)
 {
 	void *p = __libc_memalign((size_t)sysconf(_SC_PAGESIZE), n);
 	if (p && tracking())
-		record(p, n, HS_NA_MEMALIGN);
+		record(p, n, HS_NA_MEMALIGN, RA);
 	return p;
 }
 
@@ -424,7 +462,7 @@ EXPORT void *pvalloc(size_t n)
 	size_t b = (n + page - 1) & ~(page - 1);
 	void *p = __libc_memalign(page, b ? b : page);
 	if (p && tracking())
-		record(p, b, HS_NA_MEMALIGN);
+		record(p, b, HS_NA_MEMALIGN, RA);
 	return p;
 }
 
@@ -434,7 +472,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	void *p = r == -1 ? MAP_FAILED : (void *)r;
 	if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && !(flags & MAP_SHARED) &&
 	    atomic_load_explicit(&mmaps, memory_order_relaxed) && tracking())
-		record(p, len, HS_NA_MMAP);
+		record(p, len, HS_NA_MMAP, RA);
 	return p;
 }
 
