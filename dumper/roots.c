@@ -268,6 +268,24 @@ static int signal_handlers(struct holders *h)
 	return 0;
 }
 
+/* 3.11 and 3.12: a thread started by threading keeps, in its thread
+ * state, a weak reference to the lock threading's shutdown waits on. */
+static int thread_locks(struct holders *h)
+{
+#if PY_VERSION_HEX < 0x030D0000
+	for (PyThreadState *ts = PyInterpreterState_ThreadHead(h->c->interp); ts;
+	     ts = PyThreadState_Next(ts))
+		if (ts->on_delete_data &&
+		    holder(h, (PyObject *)ts->on_delete_data, HOLDER_NAMED,
+		           "held by the thread state of its thread (threading's shutdown lock,"
+		           " thread %lu)", ts->thread_id) < 0)
+			return -1;
+#else
+	(void)h;
+#endif
+	return 0;
+}
+
 static int c_holders(struct holders *h)
 {
 	PyInterpreterState *interp = h->c->interp;
@@ -300,7 +318,7 @@ static int c_holders(struct holders *h)
 	           "held by the interpreter as the os.register_at_fork(after_in_parent=) callbacks") < 0 ||
 	    holder(h, interp->after_forkers_child, HOLDER_NAMED,
 	           "held by the interpreter as the os.register_at_fork(after_in_child=) callbacks") < 0 ||
-	    static_type_dicts(h) < 0 || signal_handlers(h) < 0)
+	    static_type_dicts(h) < 0 || signal_handlers(h) < 0 || thread_locks(h) < 0)
 		return -1;
 	PyObject *modules = hsd_interp_modules(interp);
 	Py_ssize_t pos = 0;

@@ -560,6 +560,17 @@ Test(dumper, roots_threads_and_held_from_c)
 	cr_expect(r, "the SIGUSR2 handler is not a held-from-C root");
 	if (r && minor >= 12)
 		cr_expect_str_eq(r->name ? t_str(&d, r->name) : "", "registered as the handler of SIGUSR2");
+	/* 3.11 and 3.12: the worker's thread state holds a weak reference
+	 * to its shutdown lock, and says so */
+	if (minor < 13) {
+		char lock[96];
+		int named_lock = 0;
+		snprintf(lock, sizeof(lock), "(threading's shutdown lock, thread %llu)", ident);
+		for (size_t i = 0; i < d.nroots; i++)
+			named_lock |= d.roots[i].kind == HS_R_HELD_FROM_C && d.roots[i].name &&
+			              strstr(t_str(&d, d.roots[i].name), lock) != NULL;
+		cr_expect(named_lock, "no held-from-C root named '%s'", lock);
+	}
 	/* a module's __dict__ is reached from its module root: never a
 	 * held-from-C root of its own */
 	unsigned long dicts = 0;
