@@ -30,14 +30,15 @@ static int strong_to(void *ctx, const int64_t *v)
 }
 
 /* The first strong reference from src to hop->id: its kind and label into
- * hop; an unlabelled one when src's list is not in the database (too long
- * for an SQLite value, which the load warned about). src's list is read
- * in pieces. */
+ * hop. Returns 1, 0 when there is none (only weak ones, or src's list is
+ * not in the database: too long for an SQLite value, which the load
+ * warned about), -1. src's list is read in pieces. */
 static int edge_between(sqlite3 *db, int64_t src, hsa_hop *hop, char *err, size_t errlen)
 {
-	hop->kind = HS_E_OTHER;
-	hop->label = 0;
-	return hsa_edges_each(db, "refs", src, 3, 0, strong_to, hop, err, errlen) < 0 ? -1 : 0;
+	hop->kind = -1;
+	if (hsa_edges_each(db, "refs", src, 3, 0, strong_to, hop, err, errlen) < 0)
+		return -1;
+	return hop->kind >= 0;
 }
 
 /* Walks the BFS parents from id up to a root into p (object first): 1,
@@ -151,20 +152,57 @@ void hsa_paths_free(hsa_path *paths, uint64_t n)
 	free(paths);
 }
 
+/* The referrers of an object nearest a root, their strong reference to
+ * it, at most k, ordered by (depth, id). */
+typedef struct nearest {
+	sqlite3 *db;
+	sqlite3_stmt *obj;
+	int64_t id, parent;
+	uint64_t n, k;
+	struct {
+		int64_t src, depth;
+		hsa_hop hop;
+	} *c;
+	char *err;
+	size_t errlen;
+} nearest;
+
+static int on_referrer(void *ctx, const int64_t *v)
+{
+	nearest *nr = ctx;
+	if (v[0] == nr->parent)
+		return 0;
+	sqlite3_reset(nr->obj);
+	sqlite3_bind_int64(nr->obj, 1, v[0]);
+	int r = sqlite3_step(nr->obj);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r != SQLITE_ROW)
+		return -1;
+	if (!sqlite3_column_int(nr->obj, 0))
+		return 0;
+	int64_t depth = sqlite3_column_int64(nr->obj, 1);
+	/* Referrers come in id order: one no nearer than the k-th kept is out. */
+	if (nr->n == nr->k && depth >= nr->c[nr->k - 1].depth)
+		return 0;
+	hsa_hop hop = {nr->id, -1, 0};
+	if ((r = edge_between(nr->db, v[0], &hop, nr->err, nr->errlen)) <= 0)
+		return r;
+	uint64_t i = nr->n < nr->k ? nr->n++ : nr->k - 1;
+	for (; i && nr->c[i - 1].depth > depth; i--)
+		nr->c[i] = nr->c[i - 1];
+	nr->c[i].src = v[0];
+	nr->c[i].depth = depth;
+	nr->c[i].hop = hop;
+	return 0;
+}
+
 int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char *err,
                   size_t errlen)
 {
-	/* The other referrers by their own distance from a root (the BFS
-	 * parent gave the shortest path already). */
-	static const char sql[] =
-		"SELECT DISTINCT r.src, o.depth FROM referrers r JOIN objects o ON o.id = r.src"
-		" WHERE r.dst = ?1 AND r.kind != 11 AND o.reachable"
-		" AND r.src IS NOT (SELECT parent FROM objects WHERE id = ?1)"
-		" ORDER BY o.depth, r.src LIMIT ?2";
 	hsa_path *out = calloc(max + 1, sizeof(hsa_path));
-	sqlite3_stmt *st = NULL;
-	uint64_t n = 1, nsrc = 0;
-	int64_t *src = NULL;
+	nearest nr = {db, NULL, id, 0, 0, max - 1, NULL, err, errlen};
+	uint64_t n = 1;
 	err[0] = 0;
 	if (!out)
 		goto fail;
@@ -178,42 +216,38 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 		*paths = out;
 		return 1;
 	}
-	/* The referrers first, then their walks: a walk may load a damaged
-	 * database again, which no open statement may hold up. */
-	if (!(src = malloc(max * sizeof(int64_t))) ||
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	/* The other referrers by their own distance from a root (the BFS
+	 * parent gave the shortest path already), read in pieces: a list of
+	 * millions among them is never held. Then their walks: a walk may
+	 * load a damaged database again, which no open statement may hold
+	 * up. */
+	nr.parent = out[0].hops[out[0].n - 2].id;
+	if (!(nr.c = malloc(nr.k * sizeof(*nr.c))) ||
+	    !(nr.obj = hsa_db_prepare(db, "SELECT reachable, depth FROM objects WHERE id = ?", err,
+	                              errlen)) ||
+	    hsa_edges_each(db, "referrers", id, 1, 0, on_referrer, &nr, err, errlen) < 0)
 		goto fail;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (int64_t)max);
-	int r2 = SQLITE_ROW;
-	while (nsrc + 1 < max && (r2 = sqlite3_step(st)) == SQLITE_ROW)
-		src[nsrc++] = sqlite3_column_int64(st, 0);
-	if (r2 != SQLITE_ROW && r2 != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	st = NULL;
-	for (uint64_t i = 0; i < nsrc; i++) {
+	sqlite3_finalize(nr.obj);
+	nr.obj = NULL;
+	for (uint64_t i = 0; i < nr.n; i++) {
 		hsa_path *p = &out[n];
-		if (hsa_path_shortest(db, src[i], p, err, errlen) != 1)
+		if (hsa_path_shortest(db, nr.c[i].src, p, err, errlen) != 1)
 			goto fail;
 		hsa_hop *h = realloc(p->hops, (p->n + 1) * sizeof(hsa_hop));
 		if (!h)
 			goto fail;
 		p->hops = h;
-		p->hops[p->n] = (hsa_hop){id, -1, 0};
-		if (edge_between(db, src[i], &p->hops[p->n], err, errlen))
-			goto fail;
-		p->n++;
+		p->hops[p->n++] = nr.c[i].hop;
 		n++;
 	}
-	free(src);
+	free(nr.c);
 	*paths = out;
 	return (int64_t)n;
 fail:
 	if (!err[0])
 		snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	free(src);
+	sqlite3_finalize(nr.obj);
+	free(nr.c);
 	hsa_paths_free(out, max + 1);
 	*paths = NULL;
 	return -1;
