@@ -12,6 +12,10 @@
  * HS_NATIVE_PYFRAMES Python frames of the allocating thread (also while
  * it released the GIL to run C, as ctypes calls do). Sites are deduplicated; each keeps the live blocks and bytes
  * allocated there, so a reader walks the sites, never the blocks.
+ * A thread unwinds the native stack only for a (return address into the
+ * allocator's caller, allocator, Python frames) it has not seen lately:
+ * one caller reached through two deeper native call chains on the same
+ * Python frames has both counted at the chain the thread saw first.
  */
 #ifndef HS_NATIVE_H
 #define HS_NATIVE_H

@@ -22,6 +22,7 @@
  * keeps its live bytes and blocks in atomics, so a reader walks the sites
  * only. pthread_atfork handlers hold every lock across fork(): a child
  * (the dumper's, or any other) starts with consistent, unlocked tables.
+ * A per-thread cache of sites spares most allocations backtrace().
  */
 #include "hs_native.h"
 
