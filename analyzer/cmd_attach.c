@@ -115,12 +115,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_USAGE;
-	char *end;
-	long pid = strtol(a.pos[0], &end, 10);
-	if (*end || end == a.pos[0] || pid <= 0) {
-		hsa_usage_error(cmd, "PID must be a process id, not '%s'", a.pos[0]);
+	long pid;
+	if (hsa_arg_pid(cmd, a.pos[0], &pid))
 		goto done;
-	}
 	const char *out = hsa_arg(cmd, &a, "output"), *dir = hsa_arg(cmd, &a, "dir");
 	const char *timeout = hsa_arg(cmd, &a, "timeout");
 	if (out && dir) {
@@ -129,6 +126,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	}
 	struct hs_attach_opts o = { .timeout = DEFAULT_TIMEOUT, .values = 1 };
 	if (timeout) {
+		char *end;
 		o.timeout = strtod(timeout, &end);
 		if (*end || end == timeout || !(o.timeout > 0)) {
 			hsa_usage_error(cmd, "--timeout must be a number of seconds, not '%s'", timeout);

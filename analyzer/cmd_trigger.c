@@ -368,16 +368,14 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_USAGE;
-	char *end;
-	long pid = strtol(a.pos[0], &end, 10);
-	if (*end || end == a.pos[0] || pid <= 0) {
-		hsa_usage_error(cmd, "PID must be a process id, not '%s'", a.pos[0]);
+	long pid;
+	if (hsa_arg_pid(cmd, a.pos[0], &pid))
 		goto done;
-	}
 	int wait = hsa_arg(cmd, &a, "wait") != NULL;
 	int json = hsa_arg(cmd, &a, "json") != NULL;
 	double seconds = DEFAULT_WAIT;
 	if (a.npos > 1) {
+		char *end;
 		seconds = strtod(a.pos[1], &end);
 		if (!wait || *end || end == a.pos[1] || !(seconds > 0)) {
 			hsa_usage_error(cmd, "unexpected argument '%s' (usage: heapsnap %s %s)",

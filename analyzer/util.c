@@ -209,6 +209,18 @@ int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64
 	return -1;
 }
 
+int hsa_arg_pid(const hsa_cmd *cmd, const char *arg, long *pid)
+{
+	char *end;
+	errno = 0;
+	*pid = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || *pid <= 0) {
+		hsa_usage_error(cmd, "PID must be a process id, not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
 int hsa_arg_choice(const hsa_cmd *cmd, const hsa_args *a, const char *name,
                    const char *const *choices)
 {

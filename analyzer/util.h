@@ -53,6 +53,8 @@ int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
  * (powers of 1024); prints the usage error and returns -1. */
 int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
                  uint64_t *out);
+/* Parses a positional process id; prints the usage error and returns -1. */
+int hsa_arg_pid(const hsa_cmd *cmd, const char *arg, long *pid);
 /* Checks an option's value against a list ("type", "module", NULL);
  * returns its position, or -1 after printing the usage error. */
 int hsa_arg_choice(const hsa_cmd *cmd, const hsa_args *a, const char *name,
