@@ -50,6 +50,16 @@ Test(e2e_report, html_in_chromium, .timeout = 180)
 	cr_assert(count(html, "<svg") >= 2, "pictures: %d", count(html, "<svg"));
 	/* The registry key, markup and all, as text. */
 	cr_assert(strstr(html, "&lt;script&gt;alert("), "the hostile key is not escaped");
+	/* The banner's growth is the leak table's ("+947.6 KiB" against
+	 * "+688.0 KiB" once: the holder's growth against the group's). */
+	const char *banner = strstr(html, "The largest leak:");
+	const char *plus = banner ? strstr(banner, "(+") : NULL;
+	const char *end = plus ? strstr(plus, " retained)") : NULL;
+	cr_assert(end, "no growth in the banner");
+	char cell[64];
+	snprintf(cell, sizeof(cell), ">%.*s<", (int)(end - plus - 1), plus + 1);
+	cr_assert(strstr(strstr(html, "<table id=\"leak-table\">"), cell),
+	          "the leak table has no '%s' as the banner says", cell);
 	free(html);
 
 	if (td_sh(NULL, "command -v chromium >/dev/null 2>&1")) {
