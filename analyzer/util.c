@@ -148,7 +148,15 @@ int hsa_parse_args(const hsa_cmd *cmd, int argc, char **argv, hsa_args *a)
 const char *hsa_arg(const hsa_cmd *cmd, const hsa_args *a, const char *name)
 {
 	int idx = find_opt(cmd, name, strlen(name), 0);
-	return idx < 0 ? NULL : a->val[idx];
+	/* A name the command does not declare is a misspelling in the code:
+	 * it would read as an option never given. Fail loudly, in every
+	 * build, so that any test passing through it fails. */
+	if (idx < 0) {
+		fprintf(stderr, "heapsnap %s: internal error: option '--%s' is not declared\n",
+		        cmd->name, name);
+		abort();
+	}
+	return a->val[idx];
 }
 
 /* The leading unsigned decimal of option name's value: 0 when absent, 1

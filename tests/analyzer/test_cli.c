@@ -1,11 +1,13 @@
 /* The command line: usage errors, info and verify on good and bad dumps. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tdump.h"
+#include "util.h"
 
 /* A small consistent dump: a list holding two ints, a root module. */
 static char *small_dump(const char *name)
@@ -198,4 +200,30 @@ Test(cli, graph_and_report_json)
 	free(html);
 	free(svg);
 	free(path);
+}
+
+/* Options are looked up by name: a name the command does not declare (a
+ * misspelling in the code) stops the program instead of reading as an
+ * option never given. */
+static const hsa_opt probe_opts[] = {
+	{"json", 0, NULL, "print JSON"},
+	{NULL, 0, NULL, NULL},
+};
+static const hsa_cmd probe = {.name = "probe", .opts = probe_opts};
+
+Test(cli, declared_option_is_read)
+{
+	char *argv[] = {"probe", "--json", NULL};
+	hsa_args a;
+	cr_assert_eq(hsa_parse_args(&probe, 2, argv, &a), 0);
+	cr_assert_not_null(hsa_arg(&probe, &a, "json"));
+	free(a.pos);
+}
+
+Test(cli, misspelt_option_name_aborts, .signal = SIGABRT)
+{
+	char *argv[] = {"probe", "--json", NULL};
+	hsa_args a;
+	cr_assert_eq(hsa_parse_args(&probe, 2, argv, &a), 0);
+	hsa_arg(&probe, &a, "jsno");
 }
