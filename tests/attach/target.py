@@ -2,9 +2,10 @@
 
 usage: target.py MODE READY_FILE [PORT_FILE]
 
-Builds a heap of about 200,000 objects, counts the objects it holds the way
-the dumper does (the GC's objects, then every untracked object reachable
-from them, dict keys and code objects' fields included), writes
+Builds a heap of about 200,000 objects (serve: a small one, as it is
+attached to hundreds of times in a row), counts the objects it holds the
+way the dumper does (the GC's objects, then every untracked object
+reachable from them, dict keys and code objects' fields included), writes
 "COUNT PID\\n" to READY_FILE and then, by MODE:
 
   sleep     the main thread in time.sleep(3600)
@@ -16,7 +17,6 @@ from them, dict keys and code objects' fields included), writes
   serve     a TCP server (one thread per connection) answering each line
             with its length; the port goes to PORT_FILE
 """
-import asyncio
 import gc
 import os
 import sys
@@ -32,11 +32,11 @@ class Record:
         self.tags = [i, str(i)]
 
 
-def build():
-    return [Record(i) for i in range(40000)]
+def build(n):
+    return [Record(i) for i in range(n)]
 
 
-HEAP = build()
+HEAP = build(200 if sys.argv[1] == "serve" else 40000)
 
 
 def count():
@@ -106,6 +106,8 @@ def serve():
 
 def main():
     mode = sys.argv[1]
+    if mode == "asyncio":
+        import asyncio  # before the count: its modules are in the heap
     if mode == "threads":
         stop = threading.Event()
         workers = [threading.Thread(target=churn, args=(stop,)) for _ in range(4)]
