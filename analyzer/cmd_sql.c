@@ -43,6 +43,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_error("%s", err);
 		goto done;
 	}
+	if (hsa_db_fast_refs(db, err, sizeof(err))) {
+		hsa_error("'%s': %s", a.pos[0], err);
+		goto done;
+	}
 	sqlite3_set_authorizer(db, authorize, &refused);
 	if (hsa_arg(cmd, &a, "json")) {
 		jp = &j;

@@ -87,6 +87,13 @@ int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
  * array. */
 int hsa_edges_next(const char **p, int64_t *dst, int *kind, int64_t *label);
 
+/* Puts temporary views refs, referrers, refs_v and referrers_v in front of
+ * the database's own (same columns, same rows), unfolding the edges rows
+ * in C: ten times faster than json_each on a scan. For db's own queries
+ * only ('heapsnap sql'): the views live in db's temp schema. Returns 0, or
+ * -1 with err. */
+int hsa_db_fast_refs(sqlite3 *db, char *err, size_t errlen);
+
 /* Streams column col ("refs" or "referrers") of the edges row of object
  * id, a JSON array of unsigned integers or of arrays of them, group
  * numbers at a time ((dst, kind, label) for refs: 3; src for referrers:

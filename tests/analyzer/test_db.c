@@ -301,3 +301,102 @@ Test(db, types_by_their_ids)
 	free(args);
 	free(path);
 }
+
+/* Every row of a query as text, one line each. */
+static char *rows_of(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql,
+	             sqlite3_errmsg(db));
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++)
+			fprintf(f, "%s%s", i ? "|" : "",
+			        sqlite3_column_type(st, i) == SQLITE_NULL
+			                ? "NULL"
+			                : (const char *)sqlite3_column_text(st, i));
+		fputc('\n', f);
+	}
+	cr_assert_eq(r, SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	fclose(f);
+	return out;
+}
+
+/* 'heapsnap sql' unfolds references in C through temp views named as the
+ * database's json_each views: every query gives the rows the database's
+ * views give a plain sqlite3, whatever the prefilters the virtual table
+ * takes (a key, kind, label, label text, another collation, a text id). */
+Test(db, fast_refs_views_match_the_database)
+{
+	char *dump = td_path("refs.hsnap"), *db = db_of(dump), *out = NULL;
+	tdump *t = td_open(dump);
+	td_obj(t, MOD, "module", 72);
+	td_ref(t, MOD, DICT, HS_E_DICT_ATTR, NULL);
+	td_obj(t, DICT, "builtins.dict", 232);
+	hs_edge de[] = {{LIST, HS_E_DICT_KEY, td_str(t, "'items'")},
+	                {LIST, HS_E_DICT_VALUE, td_str(t, "'items'")},
+	                {ITEM, HS_E_WEAK, 0},
+	                {ITEM + 0x100, HS_E_DICT_VALUE, td_str(t, "Items")}};
+	td_refs(t, DICT, de, 4);
+	td_obj(t, LIST, "builtins.list", 88);
+	hs_edge le[4];
+	for (int i = 0; i < 3; i++) {
+		td_obj(t, ITEM + (uint64_t)i * 0x100, "app.Item", 100);
+		le[i] = (hs_edge){ITEM + (uint64_t)i * 0x100, HS_E_INDEX, (uint64_t)i};
+		td_ref(t, ITEM + (uint64_t)i * 0x100, LIST, HS_E_ATTR, "items");
+	}
+	le[3] = (hs_edge){ITEM, HS_E_INDEX, 3};
+	td_refs(t, LIST, le, 4);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	cr_assert_eq(td_run(&out, "load %s", dump), 0, "%s", out);
+	free(out);
+	sqlite3 *plain = NULL, *fast = NULL;
+	char err[512];
+	cr_assert_eq(sqlite3_open_v2(db, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	cr_assert_eq(hsa_db_open(db, &fast, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(hsa_db_fast_refs(fast, err, sizeof(err)), 0, "%s", err);
+	static const char *const queries[] = {
+		"SELECT * FROM refs ORDER BY src, seq",
+		"SELECT * FROM referrers ORDER BY dst, src, seq",
+		"SELECT * FROM refs_v ORDER BY src, seq",
+		"SELECT * FROM referrers_v ORDER BY dst, src, seq",
+		"SELECT * FROM refs WHERE src = 4 ORDER BY seq",
+		"SELECT * FROM refs WHERE src = '4' ORDER BY seq",
+		"SELECT * FROM refs WHERE src = NULL",
+		"SELECT * FROM referrers WHERE dst = 5 ORDER BY src, seq",
+		"SELECT * FROM referrers WHERE dst = 5.0 ORDER BY src, seq",
+		"SELECT * FROM referrers WHERE src = 2 ORDER BY dst, seq",
+		"SELECT * FROM refs WHERE dst = 5 ORDER BY src, seq",
+		"SELECT * FROM refs WHERE kind = 4 AND label = 0 ORDER BY src, seq",
+		"SELECT * FROM refs WHERE kind = '4'",
+		"SELECT * FROM refs_v WHERE label = 'items' ORDER BY src, seq",
+		"SELECT * FROM refs_v WHERE label = 'ITEMS' COLLATE NOCASE ORDER BY src, seq",
+		"SELECT * FROM refs_v WHERE label = '''items''' ORDER BY src, seq",
+		"SELECT * FROM refs_v WHERE label = 2 ORDER BY src, seq",
+		"SELECT * FROM referrers_v WHERE dst = 3 AND label = 'items' ORDER BY src, seq",
+		"SELECT o.id, count(*) FROM objects o JOIN referrers r ON r.dst = o.id"
+		" GROUP BY o.id ORDER BY o.id",
+	};
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		char *a = rows_of(plain, queries[i]), *b = rows_of(fast, queries[i]);
+		cr_assert_str_eq(b, a, "%s", queries[i]);
+		free(a);
+		free(b);
+	}
+	/* the rows came from the virtual table, not json_each */
+	char *plan = rows_of(fast, "EXPLAIN QUERY PLAN SELECT * FROM refs_v WHERE label = 'items'");
+	cr_assert(strstr(plan, "VIRTUAL TABLE") && !strstr(plan, "json_each"), "%s", plan);
+	free(plan);
+	char *count = rows_of(fast, "SELECT count(*) FROM refs_v WHERE label = 'items'");
+	cr_assert_str_eq(count, "3\n", "%s", count);
+	free(count);
+	sqlite3_close(plain);
+	sqlite3_close(fast);
+	free(db);
+	free(dump);
+}
