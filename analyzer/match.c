@@ -1,12 +1,15 @@
 /* match.c - dumps side by side: objects in memory, identity across dumps. */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "hsnap.h"
 #include "match.h"
+#include "util.h"
 
 /* ---- small hash maps --------------------------------------------------- */
 
@@ -208,8 +211,85 @@ static int read_failed(const hsa_snap *s, int oom, char *err, size_t errlen)
 }
 
 /* What a reading thread needs and reports. */
+/* Loads in flight share a memory budget and the cores: a load's arrays
+ * peak at about 4.5 times the dump's decompressed object and reference
+ * records (42 bytes per object and reference, measured on bench/scale's
+ * heaps), so three 30M-object loads side by side would take 12 GB; and a
+ * load keeps two cores busy (the graph work beside the database writes),
+ * so on two cores three loads side by side take as long as in turn
+ * (bench/scale, 5M objects: 39.8 s and 39.2 s) with 0.6 GB more at the
+ * peak. A load waits while others run and it would not fit; the first
+ * always runs. */
+typedef struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t budget, in_use;
+	long slots, running;
+} gate;
+
+static void gate_enter(gate *g, uint64_t need)
+{
+	pthread_mutex_lock(&g->lock);
+	while (g->running && (g->running >= g->slots || g->in_use + need > g->budget))
+		pthread_cond_wait(&g->cond, &g->lock);
+	g->in_use += need;
+	g->running++;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_leave(gate *g, uint64_t need)
+{
+	pthread_mutex_lock(&g->lock);
+	g->in_use -= need;
+	g->running--;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* What loading path would take at its peak; 0 when it has a database. */
+static uint64_t load_need(const char *path)
+{
+	char err[256];
+	if (hsa_db_cached(path))
+		return 0;
+	hs_reader *r = hs_reader_open(path, err, sizeof(err));
+	hs_section sec;
+	uint64_t raw = 0;
+	int s;
+	while (r && (s = hs_reader_next_section(r, &sec)) != 0)
+		if (s > 0 && (sec.kind == HS_K_OBJECTS || sec.kind == HS_K_REFS))
+			raw += sec.raw_len;
+	hs_reader_free(r);
+	return raw / 2 * 9;
+}
+
+/* HEAPSNAP_LOAD_MEMORY when set (a container's /proc/meminfo shows the
+ * host's), else a third of the memory available: room for the objects
+ * read from each database afterwards and for whatever else runs. */
+static uint64_t load_budget(void)
+{
+	const char *env = getenv("HEAPSNAP_LOAD_MEMORY");
+	uint64_t set;
+	if (env && !hsa_parse_size(env, &set))
+		return set;
+	if (env)
+		hsa_warn("HEAPSNAP_LOAD_MEMORY='%s' is not a size (bytes, or with K, M, G);"
+		         " using a third of the available memory", env);
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	uint64_t kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %" SCNu64, &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb ? kb * 1024 / 3 : UINT64_MAX;
+}
+
 typedef struct job {
 	hsa_snap *s;
+	gate *gate;
+	uint64_t need;     /* its load's memory, 0 if already loaded */
 	int objects;       /* read the objects too, not just open */
 	uint32_t *db_type; /* [n] the database's type id, mapped to names later */
 	uint64_t *shash;   /* [nstrings + 1] hash of each string of the database */
@@ -434,7 +514,11 @@ done:
 static void *job_main(void *arg)
 {
 	job *jb = arg;
+	if (jb->need)
+		gate_enter(jb->gate, jb->need);
 	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, jb->err, sizeof(jb->err)) ? -1 : 0;
+	if (jb->need)
+		gate_leave(jb->gate, jb->need);
 	if (!jb->rc && jb->objects) {
 		/* The scans read each page once: a small page cache does as
 		 * well and keeps three dumps' caches from adding 200 MB. */
@@ -683,19 +767,25 @@ done:
 }
 
 /* Opens the n databases in parallel (one thread each: loads and reads are
- * SQLite-bound and the connections independent), reading the objects
- * when objects is set. On failure err has the first dump's problem. */
+ * SQLite-bound and the connections independent; loads as memory allows),
+ * reading the objects when objects is set. On failure err has the first
+ * dump's problem. */
 static int open_all(hsa_snap *snaps, const char *const *paths, int n, int objects,
                     job *jobs, char *err, size_t errlen)
 {
 	pthread_t *tids = calloc((size_t)n, sizeof(pthread_t));
 	int rc = -1, started = 0;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, load_budget(), 0,
+	          cores >= 4 ? cores / 2 : 1, 0};
 	if (!tids) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
 		jobs[i].s = &snaps[i];
+		jobs[i].gate = &g;
+		jobs[i].need = load_need(paths[i]);
 		jobs[i].objects = objects;
 		if (!(snaps[i].path = strdup(paths[i]))) {
 			snprintf(err, errlen, "out of memory");

@@ -194,26 +194,35 @@ int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
 	return rc ? -1 : 0;
 }
 
-int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
-                 uint64_t *out)
+int hsa_parse_size(const char *s, uint64_t *out)
 {
 	static const struct { const char *suffix; uint64_t mult; } units[] = {
 		{"", 1}, {"B", 1}, {"K", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20},
 		{"MiB", 1ull << 20}, {"G", 1ull << 30}, {"GiB", 1ull << 30},
 	};
-	const char *rest = NULL;
-	uint64_t n = 0;
-	int rc = arg_number(cmd, a, name, &n, &rest);
-	*out = dflt;
-	if (!rc)
-		return 0;
-	for (size_t i = 0; rc > 0 && i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(rest, units[i].suffix) && n <= UINT64_MAX / units[i].mult) {
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].suffix) && n <= UINT64_MAX / units[i].mult) {
 			*out = n * units[i].mult;
 			return 0;
 		}
+	return -1;
+}
+
+int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,
+                 uint64_t *out)
+{
+	const char *v = hsa_arg(cmd, a, name);
+	*out = dflt;
+	if (!v || !hsa_parse_size(v, out))
+		return 0;
+	*out = dflt;
 	hsa_usage_error(cmd, "option '--%s' needs a size in bytes (or with K, M, G), not '%s'",
-	                name, hsa_arg(cmd, a, name));
+	                name, v);
 	return -1;
 }
 

@@ -49,6 +49,9 @@ const char *hsa_arg(const hsa_cmd *cmd, const hsa_args *a, const char *name);
 /* Parses a positive count option; prints the usage error and returns -1. */
 int hsa_arg_count(const hsa_cmd *cmd, const hsa_args *a, const char *name,
                   uint64_t dflt, uint64_t *out);
+/* Parses a size: bytes, or with a K/KiB, M/MiB, G/GiB suffix (powers of
+ * 1024), into *out. Returns 0, or -1 (*out untouched) when s is not one. */
+int hsa_parse_size(const char *s, uint64_t *out);
 /* Parses a size option: bytes, or with a K/KiB, M/MiB, G/GiB suffix
  * (powers of 1024); prints the usage error and returns -1. */
 int hsa_arg_size(const hsa_cmd *cmd, const hsa_args *a, const char *name, uint64_t dflt,

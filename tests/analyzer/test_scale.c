@@ -3,9 +3,12 @@
  * they run in little memory whatever the container's size; top --fast
  * answers from the dump before any load. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -221,4 +224,104 @@ Test(scale, step_errors_are_reported)
 	free(err);
 	free(db);
 	free(dump);
+}
+
+/* A dump of 60 lists of 100,000 references each to 1,000 Items: a load's
+ * load takes a second or so. */
+#define NLISTS 60
+#define NREFS 100000
+#define NITEMS_SMALL 1000
+static char *lists_dump(int k)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "lists%d.hsnap", k);
+	char *path = td_path(name);
+	tdump *t = td_open(path);
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	hs_edge me[NLISTS];
+	for (uint64_t l = 0; l < NLISTS; l++)
+		me[l] = (hs_edge){LIST + l * 0x100, HS_E_ATTR, td_str(t, "lists")};
+	td_refs(t, MOD, me, NLISTS);
+	hs_edge *le = malloc(NREFS * sizeof(hs_edge));
+	cr_assert(le);
+	for (uint64_t i = 0; i < NITEMS_SMALL; i++)
+		td_obj(t, ITEM + i * 0x40, "app.Item", 48);
+	for (uint64_t l = 0; l < NLISTS; l++) {
+		td_obj(t, LIST + l * 0x100, "builtins.list", 8 * (uint64_t)NREFS + 56);
+		for (uint64_t i = 0; i < NREFS; i++)
+			le[i] = (hs_edge){ITEM + (i % NITEMS_SMALL) * 0x40, HS_E_INDEX, i};
+		td_refs(t, LIST + l * 0x100, le, NREFS);
+	}
+	free(le);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	return path;
+}
+
+/* Runs 'heapsnap leaks' on the dumps, none loaded before, with
+ * HEAPSNAP_LOAD_MEMORY set to budget; returns the most loads seen under
+ * way at once (their temporary databases, NAME.db.tmpPID, polled). */
+static int leaks_loads(char *const *dumps, const char *budget)
+{
+	char *dir = strdup(dumps[0]);
+	cr_assert(dir);
+	*strrchr(dir, '/') = 0;
+	for (int i = 0; i < 3; i++) {
+		char *db = NULL;
+		cr_assert(asprintf(&db, "%s.db", dumps[i]) > 0);
+		unlink(db);
+		free(db);
+	}
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (!pid) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		dup2(null, 2);
+		setenv("HEAPSNAP_LOAD_MEMORY", budget, 1);
+		execl(HEAPSNAP_BIN, "heapsnap", "leaks", dumps[0], dumps[1], dumps[2], (char *)NULL);
+		_exit(127);
+	}
+	int status, most = 0;
+	pid_t r;
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		int now = 0;
+		while (d && (e = readdir(d))) {
+			const char *t = strstr(e->d_name, ".db.tmp"); /* not its -journal */
+			now += t && strspn(t + 7, "0123456789") == strlen(t + 7);
+		}
+		if (d)
+			closedir(d);
+		if (now > most)
+			most = now;
+		usleep(1000);
+	}
+	cr_assert_eq(r, pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "leaks failed: %d", status);
+	free(dir);
+	return most;
+}
+
+/* leaks loads its dumps side by side only while their loads fit in the
+ * memory it may use (HEAPSNAP_LOAD_MEMORY, else a third of what the
+ * machine has available) and there are cores for them (two a load):
+ * under a budget of one byte the loads take turns. */
+Test(scale, leaks_loads_take_turns_when_memory_is_short, .timeout = 120)
+{
+	char *dumps[3] = {lists_dump(1), lists_dump(2), lists_dump(3)};
+	int most = leaks_loads(dumps, "1");
+	cr_assert_eq(most, 1, "%d loads at once", most);
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 6)
+		cr_assert_geq(leaks_loads(dumps, "64G"), 2);
+	char *out = NULL;
+	cr_assert_eq(td_sh(&out, "HEAPSNAP_LOAD_MEMORY=lots %s leaks %s %s %s 2>&1 >/dev/null",
+	                   HEAPSNAP_BIN, dumps[0], dumps[1], dumps[2]), 0, "%s", out);
+	cr_assert(strstr(out, "HEAPSNAP_LOAD_MEMORY='lots' is not a size"), "%s", out);
+	free(out);
+	for (int i = 0; i < 3; i++)
+		free(dumps[i]);
 }
