@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,26 +30,19 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "attach.h"
 #include "elfsym.h"
-
-#ifndef __x86_64__
-#error "heapsnap attach: only x86_64 is implemented (see README, Dumps of a live service)"
-#endif
 
 #define DEFAULT_TIMEOUT 30.0
 #define AREA_SIZE (8u << 20)   /* the copy's stack and our arguments */
 #define COPY_MIN_TIME 5.0      /* a copy always gets this long to dump */
 #define MAX_TRIES 5
 #define RTLD_NOW_ 2
-#define DR7_WRITE_4 (1u | (1u << 16) | (3u << 18)) /* L0, write, 4 bytes */
-
-typedef struct user_regs_struct regs_t;
 
 struct thr {
 	pid_t tid;
@@ -85,6 +77,7 @@ struct tracer {
 	double deadline;
 	double stop_at;          /* when the threads last began to stop */
 	double pause;            /* longest stop that ended, s */
+	uint64_t watch;          /* the watched address, while threads are armed */
 };
 
 static double now(void)
@@ -194,8 +187,8 @@ static uint64_t base_of(const struct hs_elf *e, const struct mapping *m)
 	return e->shared ? m->start - e->first_vaddr : 0;
 }
 
-/* Finds a `syscall` instruction (0f 05) in the file bytes behind an
- * executable mapping of the C library. */
+/* Finds a system call instruction in the file bytes behind an executable
+ * mapping of the C library. */
 static void find_syscall(struct scan *s, const struct hs_elf *e, const struct mapping *m)
 {
 	uint64_t len = m->end - m->start;
@@ -203,13 +196,9 @@ static void find_syscall(struct scan *s, const struct hs_elf *e, const struct ma
 		return;
 	if (len > e->size - m->offset)
 		len = e->size - m->offset;
-	const unsigned char *p = e->map + m->offset;
-	for (uint64_t i = 0; i + 1 < len; i++) {
-		if (p[i] == 0x0f && p[i + 1] == 0x05) {
-			s->tg->syscall_insn = m->start + i;
-			return;
-		}
-	}
+	int64_t i = hs_arch_find_syscall(e->map + m->offset, len);
+	if (i >= 0)
+		s->tg->syscall_insn = m->start + (uint64_t)i;
 }
 
 static int scan_mapping(const struct mapping *m, void *arg)
@@ -397,21 +386,6 @@ static void thr_remove(struct tracer *tr, struct thr *t)
 	*t = tr->t[--tr->n];
 }
 
-static int debugreg(pid_t tid, int i, unsigned long v)
-{
-	return (int)ptrace(PTRACE_POKEUSER, tid,
-	                   (void *)(offsetof(struct user, u_debugreg) + (size_t)i * 8),
-	                   (void *)v);
-}
-
-static unsigned long debugreg_get(pid_t tid, int i)
-{
-	errno = 0;
-	return (unsigned long)ptrace(PTRACE_PEEKUSER, tid,
-	                             (void *)(offsetof(struct user, u_debugreg) + (size_t)i * 8),
-	                             NULL);
-}
-
 /* Why ptrace was refused, and what to do: one line. */
 static void permission_error(pid_t pid, int code, char *err, size_t errlen)
 {
@@ -515,8 +489,7 @@ static struct thr *note(struct tracer *tr, pid_t tid, int status)
 			thr_add(tr, (pid_t)child);
 		return thr_find(tr, tid);
 	}
-	if (event == 0 && sig == SIGTRAP && t->armed && (debugreg_get(tid, 6) & 1)) {
-		debugreg(tid, 6, 0);
+	if (event == 0 && sig == SIGTRAP && t->armed && hs_arch_watch_hit(tid)) {
 		t->trapped = 1;
 	} else if (event == 0) {
 		t->sig = sig; /* delivered when it resumes */
@@ -580,8 +553,7 @@ static void disarm(struct tracer *tr)
 {
 	for (size_t i = 0; i < tr->n; i++) {
 		if (tr->t[i].armed) {
-			debugreg(tr->t[i].tid, 7, 0);
-			debugreg(tr->t[i].tid, 6, 0);
+			hs_arch_unwatch(tr->t[i].tid, tr->watch);
 			tr->t[i].armed = 0;
 		}
 	}
@@ -629,6 +601,39 @@ static int wait_event(struct tracer *tr, double deadline)
 		(void)n;
 	}
 	return 0;
+}
+
+/* Single-steps stopped thread tid over one instruction; a signal that
+ * comes meanwhile is kept for when it resumes. Returns 0, or -1 when the
+ * thread did not come back (fork_child gets the new process's pid from a
+ * fork's event). */
+static int step(struct tracer *tr, pid_t tid, pid_t *fork_child)
+{
+	if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+		return -1;
+	for (;;) {
+		int status;
+		pid_t w;
+		while ((w = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR)
+			;
+		if (w < 0 || !WIFSTOPPED(status))
+			return -1;
+		int event = status >> 16, sig = WSTOPSIG(status);
+		if (event == PTRACE_EVENT_FORK && fork_child) {
+			unsigned long child = 0;
+			ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child);
+			*fork_child = (pid_t)child;
+		} else if (event == 0 && sig == SIGTRAP) {
+			return 0;
+		} else if (event == 0) {
+			/* a signal for the thread: kept for when it resumes */
+			struct thr *t = tr ? thr_find(tr, tid) : NULL;
+			if (t)
+				t->sig = sig;
+		}
+		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
+			return -1;
+	}
 }
 
 /* ---- the interpreter's state, read while every thread is stopped -------- */
@@ -712,10 +717,10 @@ static int safe_point(struct tracer *tr, const char **how, char *err, size_t err
 		*how = "gil free";
 		return 0;
 	}
-	uint64_t locked = gil_of(tr) + tr->tg->lay.gil_locked;
+	tr->watch = gil_of(tr) + tr->tg->lay.gil_locked;
 	for (size_t i = 0; i < tr->n; i++) {
 		struct thr *t = &tr->t[i];
-		if (debugreg(t->tid, 0, locked) == 0 && debugreg(t->tid, 7, DR7_WRITE_4) == 0)
+		if (hs_arch_watch(t->tid, tr->watch) == 0)
 			t->armed = 1;
 	}
 	drop_request(tr, 1);
@@ -729,13 +734,18 @@ static int safe_point(struct tracer *tr, const char **how, char *err, size_t err
 	}
 	if (tr->gone)
 		goto gone;
+	pid_t holder = hit ? hit->tid : 0; /* tr->t moves as threads come and go */
 	/* the holder stopped at the trap, a moment before we heard of it */
 	tr->stop_at = now();
 	if (stop_all(tr) < 0)
 		goto gone;
 	drop_request(tr, 0);
 	disarm(tr);
-	if (hit && quiet(tr)) {
+	/* stopped before its write of `locked` (aarch64): one step does it,
+	 * the holder still holding the GIL's mutex */
+	if (holder && HS_WATCH_BEFORE_WRITE && step(tr, holder, NULL) < 0)
+		holder = 0;
+	if (holder && quiet(tr)) {
 		*how = "gil released";
 		return 0;
 	}
@@ -751,69 +761,37 @@ gone:
 
 /* ---- injected calls ----------------------------------------------------- */
 
-/* Steps a stopped thread through one syscall instruction. Returns the
- * system call's result, or -1 with *bad set when the thread did not come
- * back (fork_child gets the new process's pid from the event). */
-static long step_syscall(struct tracer *tr, pid_t tid, uint64_t insn, const regs_t *base,
+/* Steps a stopped thread through one system call instruction. Returns
+ * the system call's result, or -1 with *bad set when the thread did not
+ * come back (fork_child gets the new process's pid from the event). */
+static long step_syscall(struct tracer *tr, pid_t tid, uint64_t insn, const hs_regs *base,
                          long nr, const unsigned long a[6], pid_t *fork_child, int *bad)
 {
-	regs_t r = *base;
-	r.rax = (unsigned long long)nr;
-	r.rdi = a[0];
-	r.rsi = a[1];
-	r.rdx = a[2];
-	r.r10 = a[3];
-	r.r8 = a[4];
-	r.r9 = a[5];
-	r.rip = insn;
-	r.orig_rax = (unsigned long long)-1;
+	hs_regs r = *base;
+	hs_arch_syscall(&r, insn, nr, a);
 	*bad = 1;
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &r) < 0 ||
-	    ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
-		return -1;
-	for (;;) {
-		int status;
-		pid_t w;
-		while ((w = waitpid(tid, &status, __WALL)) < 0 && errno == EINTR)
-			;
-		if (w < 0 || !WIFSTOPPED(status))
-			return -1;
-		int event = status >> 16, sig = WSTOPSIG(status);
-		if (event == PTRACE_EVENT_FORK && fork_child) {
-			unsigned long child = 0;
-			ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child);
-			*fork_child = (pid_t)child;
-		} else if (event == 0 && sig == SIGTRAP) {
-			break;
-		} else if (event == 0) {
-			/* a signal for the thread: kept for when it resumes */
-			struct thr *t = tr ? thr_find(tr, tid) : NULL;
-			if (t)
-				t->sig = sig;
-		}
-		if (ptrace(PTRACE_SINGLESTEP, tid, NULL, NULL) < 0)
-			return -1;
-	}
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &r) < 0)
+	if (hs_arch_set_regs(tid, &r) < 0 || step(tr, tid, fork_child) < 0 ||
+	    hs_arch_get_regs(tid, &r) < 0)
 		return -1;
 	*bad = 0;
-	return (long)r.rax;
+	return hs_arch_syscall_result(&r, insn);
 }
 
 /* Runs a system call in stopped thread t and puts its registers back. Its
  * last stop is the single-step trap, a signal stop: resumed from there
- * the kernel restarts a system call the thread was interrupted in
- * (-ERESTARTSYS and kin in the saved registers), as from any stop. */
+ * the kernel restarts a system call the thread was interrupted in, as
+ * from any stop (x86_64: -ERESTARTSYS and kin in the saved registers;
+ * aarch64: pc already back on the call, see arch_aarch64.c). */
 static long inject_syscall(struct tracer *tr, pid_t tid, long nr, const unsigned long a[6],
                            pid_t *fork_child, int *bad)
 {
-	regs_t saved;
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0) {
+	hs_regs saved;
+	if (hs_arch_get_regs(tid, &saved) < 0) {
 		*bad = 1;
 		return -1;
 	}
 	long ret = step_syscall(tr, tid, tr->tg->syscall_insn, &saved, nr, a, fork_child, bad);
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
+	if (hs_arch_set_regs(tid, &saved) < 0)
 		*bad = 1;
 	return ret;
 }
@@ -823,7 +801,7 @@ static long inject_syscall(struct tracer *tr, pid_t tid, long nr, const unsigned
 struct copy {
 	pid_t pid;
 	int mem;
-	regs_t regs;        /* as it was born: a base for injected calls */
+	hs_regs regs;       /* as it was born: a base for injected calls */
 	uint64_t insn;      /* a syscall instruction */
 	uint64_t area;      /* AREA_SIZE bytes of its memory, ours */
 	int pipe;           /* our read end of its output pipe */
@@ -876,22 +854,15 @@ static int pump(struct copy *c)
 static int copy_call(struct copy *c, uint64_t fn, uint64_t a0, uint64_t a1, uint64_t *ret,
                      int sigfd)
 {
-	regs_t r = c->regs;
-	uint64_t sp = c->area + AREA_SIZE - 64, zero = 0;
-	sp &= ~(uint64_t)15;
-	sp -= 8; /* the return address: as after a call instruction */
-	if (poke(c->mem, sp, &zero, sizeof(zero)) < 0) {
+	hs_regs r = c->regs;
+	uint64_t zero = 0;
+	uint64_t slot = hs_arch_call(&r, fn, c->area + AREA_SIZE - 64, a0, a1);
+	if (slot && poke(c->mem, slot, &zero, sizeof(zero)) < 0) {
 		snprintf(c->why, sizeof(c->why), "cannot write to the copy: %s", strerror(errno));
 		return -1;
 	}
-	r.rip = fn;
-	r.rsp = sp;
-	r.rdi = a0;
-	r.rsi = a1;
-	r.rax = 0;
-	r.orig_rax = (unsigned long long)-1;
 	int sig = 0;
-	if (ptrace(PTRACE_SETREGS, c->pid, NULL, &r) < 0)
+	if (hs_arch_set_regs(c->pid, &r) < 0)
 		goto lost;
 	for (;;) {
 		if (ptrace(PTRACE_CONT, c->pid, NULL, (void *)(long)sig) < 0)
@@ -939,14 +910,14 @@ static int copy_call(struct copy *c, uint64_t fn, uint64_t a0, uint64_t a1, uint
 			continue;
 		}
 		if (sig == SIGSEGV) {
-			if (ptrace(PTRACE_GETREGS, c->pid, NULL, &r) < 0)
+			if (hs_arch_get_regs(c->pid, &r) < 0)
 				goto lost;
-			if (r.rip == 0) {
-				*ret = r.rax;
+			if (hs_arch_pc(&r) == 0) {
+				*ret = hs_arch_result(&r);
 				return c->pumping ? pump(c) : 0;
 			}
 			snprintf(c->why, sizeof(c->why), "the payload crashed in the copy "
-			         "(SIGSEGV at 0x%llx)", r.rip);
+			         "(SIGSEGV at 0x%llx)", (unsigned long long)hs_arch_pc(&r));
 			c->retry = 1;
 			return -1;
 		}
@@ -1018,7 +989,7 @@ static int run_copy(struct copy *c, const struct target *tg, const struct hs_att
 		return -1;
 	}
 	ptrace(PTRACE_SETOPTIONS, c->pid, NULL, (void *)(long)PTRACE_O_EXITKILL);
-	if (ptrace(PTRACE_GETREGS, c->pid, NULL, &c->regs) < 0 ||
+	if (hs_arch_get_regs(c->pid, &c->regs) < 0 ||
 	    (c->mem = open_mem(c->pid, O_RDWR)) < 0) {
 		snprintf(c->why, sizeof(c->why), "cannot control the copy: %s", strerror(errno));
 		return -1;
@@ -1181,10 +1152,10 @@ static int attempt(struct target *tg, int out, const struct hs_attach_opts *o,
 		f = &tr.t[0];
 	ptrace(PTRACE_SETOPTIONS, f->tid, NULL,
 	       (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK));
-	unsigned long a[6] = { 0 };
+	unsigned long a[6] = { HS_FORK_FLAGS };
 	int bad;
 	double tf = now();
-	long child = inject_syscall(&tr, f->tid, SYS_fork, a, &c.pid, &bad);
+	long child = inject_syscall(&tr, f->tid, HS_SYS_FORK, a, &c.pid, &bad);
 	double tf1 = now();
 	ptrace(PTRACE_SETOPTIONS, f->tid, NULL, (void *)(long)PTRACE_O_TRACECLONE);
 	detach_all(&tr);

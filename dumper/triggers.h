@@ -91,7 +91,7 @@ int hsd_keep(struct hsd_kept *k, const char *path, int keep, char *err,
 void hsd_kept_free(struct hsd_kept *k);
 
 /* The state file, /tmp/heapsnap-<euid>/<pid>, which tells 'heapsnap
- * trigger' (analyzer/cmd_trigger.c) that a handler is installed and how
+ * trigger' (analyzer/cmd/cmd_trigger.c) that a handler is installed and how
  * the last dump went; a contract documented in format/FORMAT.md ("The
  * handler's state file"): a change there is a change here. Lines of "key value", replaced atomically, and
  * write-locked (fcntl F_SETLK) while the process lives, so a file left by

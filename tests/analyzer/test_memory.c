@@ -1,4 +1,4 @@
-/* The memory accounting (analyzer/memory.c) on dumps with crafted mem.*
+/* The memory accounting (analyzer/model/memory.c) on dumps with crafted mem.*
  * metadata: the split of the resident set, its movement between dumps,
  * and the finding of memory no object explains; then the commands that
  * show them. */
