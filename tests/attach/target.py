@@ -15,7 +15,8 @@ reachable from them, dict keys and code objects' fields included), writes
   ccall     the main thread in a long C call (libc sleep through ctypes)
   threads   four threads allocating and freeing, the main thread joining
   serve     a TCP server (one thread per connection) answering each line
-            with its length; the port goes to PORT_FILE
+            with its length after 1 ms of bytecode; the port goes to
+            PORT_FILE
 """
 import gc
 import os
@@ -70,11 +71,15 @@ def count():
     return n
 
 
-def ready(n):
-    path = sys.argv[2]
+def publish(path, text):
+    """Writes text to path whole: a reader sees all of it or no file."""
     with open(path + ".tmp", "w") as f:
-        f.write("%d %d\n" % (n, os.getpid()))
+        f.write(text)
     os.rename(path + ".tmp", path)
+
+
+def ready(n):
+    publish(sys.argv[2], "%d %d\n" % (n, os.getpid()))
 
 
 def churn(stop):
@@ -85,18 +90,25 @@ def churn(stop):
             del keep[:5]
 
 
-def serve():
+def listen():
     import socket
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind(("127.0.0.1", 0))
     srv.listen(64)
-    with open(sys.argv[3], "w") as f:
-        f.write("%d\n" % srv.getsockname()[1])
+    publish(sys.argv[3], "%d\n" % srv.getsockname()[1])
+    return srv
 
+
+def serve(srv):
     def handle(conn):
         with conn, conn.makefile("rb") as rf:
             for line in rf:
+                # a moment of bytecode per request: some attaches find
+                # the GIL held and wait for it at a bytecode boundary
+                end = time.perf_counter() + 0.001
+                while time.perf_counter() < end:
+                    pass
                 conn.sendall(b"%d\n" % len(line))
 
     while True:
@@ -108,6 +120,8 @@ def main():
     mode = sys.argv[1]
     if mode == "asyncio":
         import asyncio  # before the count: its modules are in the heap
+    if mode == "serve":
+        srv = listen()  # the port is known once the count is
     if mode == "threads":
         stop = threading.Event()
         workers = [threading.Thread(target=churn, args=(stop,)) for _ in range(4)]
@@ -136,7 +150,7 @@ def main():
         for w in workers:
             w.join()
     elif mode == "serve":
-        serve()
+        serve(srv)
 
 
 main()

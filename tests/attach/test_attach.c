@@ -278,8 +278,8 @@ struct load {
 	char why[256];
 };
 
-/* One connection, one request in flight: a line out, its length back
- * within 5 s, else a failure. */
+/* One connection, one request in flight, one a millisecond: a line out,
+ * its length back within 5 s, else a failure. */
 static void *client(void *arg)
 {
 	struct load *l = arg;
@@ -311,6 +311,8 @@ static void *client(void *arg)
 			snprintf(l->why, sizeof(l->why), "answer '%s'", buf);
 		}
 		l->requests++;
+		struct timespec gap = { 0, 1000000 };
+		nanosleep(&gap, NULL);
 	}
 	close(s);
 	return NULL;
