@@ -1,6 +1,7 @@
 /*
  * db.h - the analysis database (schema in SCHEMA.md): loading a dump into
- * it, the per-dump cache, and the queries the commands share.
+ * it (write.c), the per-dump cache (open.c), and the queries the commands
+ * share (query.c, refs_vtab.c, out/render.c).
  */
 #ifndef HSA_DB_H
 #define HSA_DB_H
@@ -24,6 +25,11 @@
  * the dump does). Warns on stderr about a truncated or damaged dump (its
  * intact part is loaded). Returns 0 or -1 with err filled. */
 int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_t errlen);
+
+/* The load warning for a dump that is not complete (none when complete),
+ * with what of it was analyzed (load internals: at load and at open). */
+void hsa_db_warn_incomplete(const char *path, int complete, const char *problem,
+                            int64_t objects, int64_t refs, int64_t roots);
 
 /* Fills the top_retained, top_holds and type_top tables (load internals). */
 struct hsa_heap;
