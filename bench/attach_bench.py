@@ -133,14 +133,21 @@ def loops(args):
     time.sleep(0.5)
     out = os.path.join(args.dir, "attach_loop.hsnap")
     failed = unverified = 0
+    attaches, verifies = [], []
+    objects = 0
     t0 = time.perf_counter()
     for i in range(args.loops):
+        start = time.perf_counter()
         res, err = attach(args, svc.p.pid, out)
+        attaches.append(time.perf_counter() - start)
         if not res:
             failed += 1
             print("attach %d: %s" % (i + 1, err), file=sys.stderr)
             continue
+        objects = res["objects"]
+        start = time.perf_counter()
         v = subprocess.run([args.heapsnap, "verify", out], capture_output=True)
+        verifies.append(time.perf_counter() - start)
         unverified += v.returncode != 0
     took = time.perf_counter() - t0
     alive = svc.p.poll() is None
@@ -150,10 +157,12 @@ def loops(args):
     worst = max(ping.rtt)
     svc.stop()
     os.unlink(out)
-    print("%d attaches in a row in %.1f s: %d failed, %d dumps not verified; service "
-          "%s; %d pings, %d slower than 1 s, longest %.1f ms"
-          % (args.loops, took, failed, unverified, "alive" if alive else "GONE", n,
-             slow, worst * 1e3))
+    print("%d attaches in a row in %.1f s (%.0f objects; median attach %.0f ms, verify "
+          "%.0f ms): %d failed, %d dumps not verified; service %s; %d pings, %d slower "
+          "than 1 s, longest %.1f ms"
+          % (args.loops, took, objects, statistics.median(attaches) * 1e3,
+             statistics.median(verifies or [0]) * 1e3, failed, unverified,
+             "alive" if alive else "GONE", n, slow, worst * 1e3))
 
 
 def main():

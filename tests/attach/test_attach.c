@@ -318,9 +318,11 @@ static void *client(void *arg)
 	return NULL;
 }
 
-/* HEAPSNAP_ATTACH_LOOPS attaches in a row (default 200) to python's service
- * while a client keeps one request in flight: every attach succeeds and
- * its dump verifies, no request fails, the service survives them all. */
+/* HEAPSNAP_ATTACH_LOOPS attaches in a row (default HS_ATTACH_LOOPS: 200,
+ * 20 in a sanitized build; tests/attach/CMakeLists.txt) to python's service
+ * while a client sends it a request every millisecond: every attach
+ * succeeds and its dump verifies, no request fails, the service survives
+ * them all. */
 static void serve_loops(const char *ver, const char *python, int loops, const char *dir)
 {
 	struct target t = { 0 };
@@ -371,7 +373,7 @@ static void serve_loops(const char *ver, const char *python, int loops, const ch
 Test(attach, service_under_load, .timeout = 300)
 {
 	const char *env = getenv("HEAPSNAP_ATTACH_LOOPS");
-	int loops = env && atoi(env) > 0 ? atoi(env) : 200;
+	int loops = env && atoi(env) > 0 ? atoi(env) : HS_ATTACH_LOOPS;
 	char ver[16], path[512];
 	char *dir = t_mkdir();
 	int n = 0;
