@@ -4,7 +4,7 @@
 
 #include <sqlite3.h>
 
-#include "util.h"
+#include "args.h"
 
 /* cmdtable.h lists HSA_COMMAND(name) for every cmd_NAME.c (CMakeLists.txt). */
 #define HSA_COMMAND(name) extern const hsa_cmd hsa_cmd_##name;

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "inject.h"
-#include "util.h"
+#include "args.h"
 
 #define DEFAULT_TIMEOUT 30.0
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 
 /* "1,000 Task (1.2 MiB), 3 dict (...)": the types of the objects it

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 #include "graphviz.h"
 #include "leaks.h"

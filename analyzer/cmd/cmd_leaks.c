@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "util.h"
+#include "args.h"
 #include "leaks.h"
 #include "series.h"
 

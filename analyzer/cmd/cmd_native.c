@@ -4,7 +4,7 @@
 
 #include "db.h"
 #include "native.h"
-#include "util.h"
+#include "args.h"
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util.h"
+#include "args.h"
 #include "asyncio.h"
 #include "db.h"
 #include "graphviz.h"

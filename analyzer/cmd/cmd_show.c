@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 #include "hsnap.h"
 #include "path.h"

@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 
 static const char *const by_names[] = {"lineno", "traceback", "file", NULL};

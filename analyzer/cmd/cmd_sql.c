@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 
 /* The connection is read-only, but VACUUM INTO writes a copy of the

@@ -6,7 +6,7 @@
 #include "asyncio.h"
 #include "db.h"
 #include "hsnap.h"
-#include "util.h"
+#include "args.h"
 
 static void json_counts(hsa_json *j, const char *key, const uint64_t *by)
 {

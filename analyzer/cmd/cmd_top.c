@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "args.h"
 #include "db.h"
 #include "dump.h"
 #include "heap.h"

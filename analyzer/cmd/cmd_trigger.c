@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "hsnap.h"
-#include "util.h"
+#include "args.h"
 
 #define DEFAULT_WAIT 30.0
 #define POLL_US 50000

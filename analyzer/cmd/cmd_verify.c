@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "addrmap.h"
-#include "util.h"
+#include "args.h"
 #include "dump.h"
 
 /* Damage the reader met: in a section (its place in the file's index when

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util.h"
+#include "args.h"
 
 typedef struct hsa_dump_id {
 	char *path;      /* as given, or DIR/NAME for a directory's dump */

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "tdump.h"
-#include "util.h"
+#include "args.h"
 
 /* A small consistent dump: a list holding two ints, a root module. */
 static char *small_dump(const char *name)
