@@ -1,4 +1,5 @@
-/* args.c - option parsing for the commands: typed lookups of declared options, help, usage errors. */
+/* args.c - option parsing for the commands: typed lookups of declared
+ * options, help, usage errors. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

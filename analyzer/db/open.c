@@ -1,4 +1,5 @@
-/* open.c - opening analysis databases read-only, the per-dump cache and its freshness, reloads. */
+/* open.c - opening analysis databases read-only, the per-dump cache and
+ * its freshness, reloads. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

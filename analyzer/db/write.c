@@ -1,4 +1,5 @@
-/* write.c - the analysis database's schema and its bulk write from a dump (hsa_db_load). */
+/* write.c - the analysis database's schema and its bulk write from a dump
+ * (hsa_db_load). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

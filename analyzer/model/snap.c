@@ -1,4 +1,5 @@
-/* snap.c - one dump's database read into arrays (hsa_snap), several opened side by side within a memory budget. */
+/* snap.c - one dump's database read into arrays (hsa_snap); several
+ * opened side by side within a memory budget. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
-/* progress.c - the monotonic clock and the progress bar on a terminal's stderr. */
+/* progress.c - the monotonic clock and the progress bar on a terminal's
+ * stderr. */
 #include <string.h>
 #include <time.h>
 #include <unistd.h>

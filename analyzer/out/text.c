@@ -1,4 +1,5 @@
-/* text.c - strings for people: growable strings, escaping, UTF-8, human sizes and counts, file names. */
+/* text.c - strings for people: growable strings, escaping, UTF-8, human
+ * sizes and counts, file names. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
