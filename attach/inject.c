@@ -440,7 +440,11 @@ static int seize_all(struct tracer *tr, char *err, size_t errlen)
 			if (tid <= 0 || thr_find(tr, tid))
 				continue;
 			if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACECLONE) < 0) {
-				if (errno == ESRCH)
+				/* gone; or, once a thread is ours, EPERM for one that
+				 * is exiting or that the kernel attached to us already
+				 * (born of a seized thread: its clone event and first
+				 * stop are still to come) */
+				if (errno == ESRCH || (errno == EPERM && tr->n))
 					continue;
 				int code = errno;
 				closedir(d);

@@ -14,9 +14,9 @@ reachable from them, dict keys and code objects' fields included), writes
   lock      the main thread blocked in a lock acquire
   ccall     the main thread in a long C call (libc sleep through ctypes)
   threads   four threads allocating and freeing, the main thread joining
-  serve     a TCP server (one thread per connection) answering each line
-            with its length after 1 ms of bytecode; the port goes to
-            PORT_FILE
+  serve     a TCP server, a thread per connection, one request each:
+            a line answered with its length after 1 ms of bytecode; the
+            port goes to PORT_FILE
 """
 import gc
 import os
@@ -103,13 +103,13 @@ def listen():
 def serve(srv):
     def handle(conn):
         with conn, conn.makefile("rb") as rf:
-            for line in rf:
-                # a moment of bytecode per request: some attaches find
-                # the GIL held and wait for it at a bytecode boundary
-                end = time.perf_counter() + 0.001
-                while time.perf_counter() < end:
-                    pass
-                conn.sendall(b"%d\n" % len(line))
+            line = rf.readline()
+            # a moment of bytecode per request: some attaches find the GIL
+            # held and wait for it at a bytecode boundary
+            end = time.perf_counter() + 0.001
+            while time.perf_counter() < end:
+                pass
+            conn.sendall(b"%d\n" % len(line))
 
     while True:
         conn, _ = srv.accept()

@@ -278,43 +278,51 @@ struct load {
 	char why[256];
 };
 
-/* One connection, one request in flight, one a millisecond: a line out,
- * its length back within 5 s, else a failure. */
-static void *client(void *arg)
+/* One request a millisecond, each on a connection of its own (the service
+ * starts and ends a thread for each): a line out, its length back within
+ * 5 s, else a failure. The service closes first, so that no TIME_WAIT
+ * piles up on this side's ports. */
+static int request(struct load *l)
 {
-	struct load *l = arg;
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	const char req[] = "hello heapsnap\n";
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)l->port),
 	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timeval tv = { 5, 0 };
+	char buf[64];
+	size_t got = 0;
+	ssize_t n = -1;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		l->failed++;
-		snprintf(l->why, sizeof(l->why), "connect: %s", strerror(errno));
-		close(s);
-		return NULL;
+	/* no SIGPIPE: a service that died is a failed request */
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    send(s, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1)
+		while (got + 1 < sizeof(buf) && (n = read(s, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+	close(s);
+	buf[got] = '\0';
+	if (n < 0) {
+		snprintf(l->why, sizeof(l->why), "request: %s", strerror(errno));
+		return -1;
 	}
-	const char req[] = "hello heapsnap\n";
+	if (atoi(buf) != (int)sizeof(req) - 1) {
+		snprintf(l->why, sizeof(l->why), "answer '%s'", buf);
+		return -1;
+	}
+	return 0;
+}
+
+static void *client(void *arg)
+{
+	struct load *l = arg;
 	while (!l->stop) {
-		char buf[64];
-		ssize_t n = 0;
-		/* no SIGPIPE: a service that died is a failed request */
-		if (send(s, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1 ||
-		    (n = read(s, buf, sizeof(buf) - 1)) <= 0) {
+		if (request(l) < 0) {
 			l->failed++;
-			snprintf(l->why, sizeof(l->why), "request: %s", n == 0 ? "closed" : strerror(errno));
 			break;
-		}
-		buf[n] = '\0';
-		if (atoi(buf) != (int)sizeof(req) - 1) {
-			l->failed++;
-			snprintf(l->why, sizeof(l->why), "answer '%s'", buf);
 		}
 		l->requests++;
 		struct timespec gap = { 0, 1000000 };
 		nanosleep(&gap, NULL);
 	}
-	close(s);
 	return NULL;
 }
 
