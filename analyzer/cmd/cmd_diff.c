@@ -138,8 +138,10 @@ static int diff_groups(char **paths, int by, int sort, uint64_t max, int json, c
 	hsa_str line = {0}, tty = {0};
 	memset(nat, 0, sizeof(nat));
 	err[0] = 0;
-	if (hsa_dbs_open(db, (const char *const *)paths, 2, err, errlen) ||
-	    read_groups(db[0], paths[0], by, 0, &t, err, errlen) ||
+	hsa_warnings warnings = {0};
+	int failed = hsa_dbs_open(db, (const char *const *)paths, 2, &warnings, err, errlen);
+	hsa_warnings_print(&warnings);
+	if (failed || read_groups(db[0], paths[0], by, 0, &t, err, errlen) ||
 	    read_groups(db[1], paths[1], by, 1, &t, err, errlen) ||
 	    hsa_native_read(db[0], &nat[0], err, errlen) || hsa_native_read(db[1], &nat[1], err, errlen))
 		goto done;
@@ -339,7 +341,10 @@ static int diff_new(char **paths, int by, uint64_t max, int json, char *err, siz
 	hsa_table *tab = NULL;
 	int rc = -1;
 	err[0] = 0;
-	if (hsa_snaps_open(s, (const char *const *)paths, 2, &names, err, errlen))
+	hsa_warnings warnings = {0};
+	int failed = hsa_snaps_open(s, (const char *const *)paths, 2, &names, &warnings, err, errlen);
+	hsa_warnings_print(&warnings);
+	if (failed)
 		return -1;
 	const hsa_snap *nw = &s[1];
 	m = malloc((nw->n ? nw->n : 1) * sizeof(hsa_node));
@@ -481,7 +486,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
-	if (hsa_series_read(a.pos, a.npos, NULL, &s, err, sizeof(err))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_series_read(a.pos, a.npos, NULL, &s, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed) {
 		hsa_error("%s", err);
 		goto done;
 	}

@@ -63,7 +63,10 @@ static int leak_starts(char **dumps, int n, const hsa_leak_opts *lo, sqlite3 *db
 {
 	hsa_leak_report *r = NULL;
 	int rc = -1;
-	if (hsa_leaks_find((const char *const *)dumps, n, lo, &r, err, errlen))
+	hsa_warnings warnings = {0};
+	int failed = hsa_leaks_find((const char *const *)dumps, n, lo, &r, &warnings, err, errlen);
+	hsa_warnings_print(&warnings);
+	if (failed)
 		return -1;
 	if (k > r->ngroups) {
 		snprintf(err, errlen, "no leak group %" PRIu64 ": the dumps show %" PRIu64, k,
@@ -167,8 +170,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	}
 	rc = HSA_EXIT_FAIL;
 	const char *dump = a.pos[leak ? a.npos - 1 : 0];
-	if (hsa_db_open(dump, &db, err, sizeof(err)) ||
-	    (!leak && hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err))))
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(dump, &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || (!leak && hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err))))
 		goto fail;
 	if (leak) {
 		if (leak_starts(a.pos, a.npos, &lo, db, leak, &starts, &nstarts, &cap, err, sizeof(err)))
@@ -187,8 +192,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	}
 	hsa_viz_opts o = {.refs = refs, .depth = depth, .max_nodes = max_nodes, .fan = FAN,
 	                  .caption = cap.s};
-	if (hsa_viz_build(db, starts, nstarts, &o, &v, err, sizeof(err)) ||
-	    hsa_viz_render(v, format, out, NULL, NULL, err, sizeof(err)))
+	failed = hsa_viz_build(db, starts, nstarts, &o, &v, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || hsa_viz_render(v, format, out, NULL, NULL, err, sizeof(err)))
 		goto fail;
 	if (hsa_arg(cmd, &a, "json"))
 		print_json(db, out, format, cap.s, starts, nstarts, v);

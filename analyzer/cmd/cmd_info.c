@@ -151,7 +151,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_FAIL;
-	if (hsa_db_open(a.pos[0], &in.db, in.err, sizeof(in.err))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &in.db, &warnings, in.err, sizeof(in.err));
+	hsa_warnings_print(&warnings);
+	if (failed) {
 		hsa_error("%s", in.err);
 		goto done;
 	}

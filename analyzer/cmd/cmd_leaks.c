@@ -359,8 +359,11 @@ static int analyse(const hsa_series *s, const hsa_leak_opts *lo, proc_result *pr
 			pr[i].paths[k] = s->dumps[p->dump[pick[k]]].path;
 		if (pr[i].n < 2)
 			continue;
-		if (hsa_leaks_find((const char *const *)pr[i].paths, pr[i].n, lo, &pr[i].r, err,
-		                   errlen))
+		hsa_warnings warnings = {0};
+		int failed = hsa_leaks_find((const char *const *)pr[i].paths, pr[i].n, lo, &pr[i].r, &warnings,
+		                         err, errlen);
+		hsa_warnings_print(&warnings);
+		if (failed)
 			return -1;
 		done++;
 	}
@@ -390,8 +393,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
-	if (hsa_series_read(a.pos, a.npos, &f, &s, err, sizeof(err)) ||
-	    !(pr = calloc((size_t)s->nprocs, sizeof(proc_result)))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_series_read(a.pos, a.npos, &f, &s, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || !(pr = calloc((size_t)s->nprocs, sizeof(proc_result)))) {
 		hsa_error("%s", s ? "out of memory" : err);
 		goto done;
 	}

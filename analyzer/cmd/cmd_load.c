@@ -24,8 +24,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	double t0 = hsa_now();
 	/* A database the user names is private; the one beside the dump is
 	 * as private as the dump. */
-	if (hsa_db_load(path, out, o ? 0600 : 0, err, sizeof(err)) ||
-	    sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_load(path, out, o ? 0600 : 0, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || sqlite3_open_v2(out, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		hsa_error("%s", err);
 		goto done;
 	}

@@ -21,8 +21,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (hsa_arg_count(cmd, &a, "n", 10, &n))
 		goto done;
 	rc = HSA_EXIT_FAIL;
-	if (hsa_db_open(a.pos[0], &db, err, sizeof(err)) ||
-	    hsa_native_read(db, &d, err, sizeof(err))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || hsa_native_read(db, &d, err, sizeof(err))) {
 		hsa_error("%s", err);
 		goto done;
 	}

@@ -82,9 +82,16 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	rc = HSA_EXIT_FAIL;
 	int64_t id;
-	if (hsa_db_open(a.pos[0], &db, err, sizeof(err)) ||
-	    hsa_db_resolve(db, a.pos[1], &id, err, sizeof(err)) ||
-	    (n = hsa_paths(db, id, max, &paths, err, sizeof(err))) < 0) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (!failed && !hsa_db_resolve(db, a.pos[1], &id, err, sizeof(err))) {
+		failed = (n = hsa_paths(db, id, max, &paths, &warnings, err, sizeof(err))) < 0;
+		hsa_warnings_print(&warnings);
+	} else {
+		failed = 1;
+	}
+	if (failed) {
 		hsa_error("%s", err);
 		goto done;
 	}

@@ -73,8 +73,10 @@ static int graph(report *r, sqlite3 *db, const int64_t *starts, size_t n, uint64
 	size_t len = 0;
 	hsa_viz_opts o = {.depth = depth, .max_nodes = GRAPH_NODES, .fan = 10,
 	                  .caption = caption, .id = id};
-	int rc = hsa_viz_build(db, starts, n, &o, &v, r->err, sizeof(r->err)) ||
-	         hsa_viz_render(v, "svg", NULL, &svg, &len, r->err, sizeof(r->err));
+	hsa_warnings warnings = {0};
+	int rc = hsa_viz_build(db, starts, n, &o, &v, &warnings, r->err, sizeof(r->err));
+	hsa_warnings_print(&warnings);
+	rc = rc || hsa_viz_render(v, "svg", NULL, &svg, &len, r->err, sizeof(r->err));
 	if (!rc) {
 		fputs("<div class=\"graph\">\n", r->f);
 		rc = hsa_html_svg(r->f, svg, len);
@@ -630,9 +632,13 @@ static int prepare(report *r)
 	if (!(r->all = calloc((size_t)s->n, sizeof(sqlite3 *))) ||
 	    !(r->procs = calloc((size_t)s->nprocs, sizeof(proc_page))))
 		return -1;
-	for (int k = 0; k < s->n; k++)
-		if (hsa_db_open(s->dumps[k].path, &r->all[k], r->err, sizeof(r->err)))
+	hsa_warnings warnings = {0};
+	for (int k = 0; k < s->n; k++) {
+		int failed = hsa_db_open(s->dumps[k].path, &r->all[k], &warnings, r->err, sizeof(r->err));
+		hsa_warnings_print(&warnings);
+		if (failed)
 			return -1;
+	}
 	for (int i = 0; i < s->nprocs; i++) {
 		proc_page *pp = &r->procs[i];
 		int pick[HSA_LEAK_MAX_DUMPS];
@@ -643,8 +649,12 @@ static int prepare(report *r)
 		for (int k = 0; k < pp->n; k++)
 			pp->paths[k] = s->dumps[pp->p->dump[pick[k]]].path;
 		pp->last = r->all[pp->p->dump[pick[pp->n - 1]]];
-		if (pp->n > 1 && hsa_leaks_find((const char *const *)pp->paths, pp->n, &r->lo, &pp->leaks,
-		                                r->err, sizeof(r->err)))
+		if (pp->n < 2)
+			continue;
+		int failed = hsa_leaks_find((const char *const *)pp->paths, pp->n, &r->lo, &pp->leaks, &warnings,
+		                         r->err, sizeof(r->err));
+		hsa_warnings_print(&warnings);
+		if (failed)
 			return -1;
 	}
 	r->focus = focus_of(r);
@@ -680,7 +690,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
-	if (hsa_series_read(a.pos, a.npos, &sf, &r.s, r.err, sizeof(r.err)) || prepare(&r))
+	hsa_warnings warnings = {0};
+	int failed = hsa_series_read(a.pos, a.npos, &sf, &r.s, &warnings, r.err, sizeof(r.err));
+	hsa_warnings_print(&warnings);
+	if (failed || prepare(&r))
 		goto fail;
 	if (!(r.f = fopen(out, "w"))) {
 		snprintf(r.err, sizeof(r.err), "cannot write '%s': %s", out, strerror(errno));

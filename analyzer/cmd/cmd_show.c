@@ -332,8 +332,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	rc = HSA_EXIT_FAIL;
 	int64_t id;
-	if (hsa_db_open(a.pos[0], &s.db, s.err, sizeof(s.err)) ||
-	    hsa_db_resolve(s.db, a.pos[1], &id, s.err, sizeof(s.err))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &s.db, &warnings, s.err, sizeof(s.err));
+	hsa_warnings_print(&warnings);
+	if (failed || hsa_db_resolve(s.db, a.pos[1], &id, s.err, sizeof(s.err))) {
 		hsa_error("%s", s.err);
 		goto done;
 	}

@@ -36,8 +36,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (by < 0 || hsa_arg_count(cmd, &a, "n", 10, &n))
 		goto done;
 	rc = HSA_EXIT_FAIL;
-	if (hsa_db_open(a.pos[0], &db, err, sizeof(err)) ||
-	    !(st = hsa_db_prepare(db, by_sql[by], err, sizeof(err))) ||
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed || !(st = hsa_db_prepare(db, by_sql[by], err, sizeof(err))) ||
 	    !(tot = hsa_db_prepare(db, "SELECT count(*), total(count), total(bytes) FROM sites",
 	                           err, sizeof(err)))) {
 		hsa_error("%s", err);

@@ -39,7 +39,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	if (rc)
 		goto done;
 	rc = HSA_EXIT_FAIL;
-	if (hsa_db_open(a.pos[0], &db, err, sizeof(err))) {
+	hsa_warnings warnings = {0};
+	int failed = hsa_db_open(a.pos[0], &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed) {
 		hsa_error("%s", err);
 		goto done;
 	}

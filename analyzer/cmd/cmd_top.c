@@ -91,8 +91,11 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	rc = HSA_EXIT_FAIL;
 	int64_t objects = 0, bytes = 0;
 	err[0] = 0;
-	if (fast ? from_dump(a.pos[0], &db, &objects, &bytes, err, sizeof(err))
-	         : hsa_db_open(a.pos[0], &db, err, sizeof(err))) {
+	hsa_warnings warnings = {0};
+	int failed = fast ? from_dump(a.pos[0], &db, &objects, &bytes, err, sizeof(err))
+	               : hsa_db_open(a.pos[0], &db, &warnings, err, sizeof(err));
+	hsa_warnings_print(&warnings);
+	if (failed) {
 		hsa_error("%s", err);
 		goto done;
 	}

@@ -22,14 +22,17 @@
  * temporary name and renamed into place. The file is created with
  * permission bits mode before anything is written into it; mode 0 takes
  * the dump's read and write bits (the database holds every value preview
- * the dump does). Warns on stderr about a truncated or damaged dump (its
- * intact part is loaded). Returns 0 or -1 with err filled. */
-int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_t errlen);
+ * the dump does). Adds to w (util.h; NULL drops them) the warnings about
+ * a truncated or damaged dump, whose intact part is loaded. Returns 0 or
+ * -1 with err filled. */
+int hsa_db_load(const char *path, const char *out, mode_t mode, hsa_warnings *w, char *err,
+                size_t errlen);
 
-/* The load warning for a dump that is not complete (none when complete),
- * with what of it was analyzed (load internals: at load and at open). */
-void hsa_db_warn_incomplete(const char *path, int complete, const char *problem,
-                            int64_t objects, int64_t refs, int64_t roots);
+/* Adds to w the load warning for a dump that is not complete (none when
+ * complete), with what of it was analyzed (load internals: at load and at
+ * open). */
+void hsa_db_warn_incomplete(hsa_warnings *w, const char *path, int complete,
+                            const char *problem, int64_t objects, int64_t refs, int64_t roots);
 
 /* Fills the top_retained, top_holds and type_top tables (load internals). */
 struct hsa_heap;
@@ -42,8 +45,9 @@ int hsa_rank_write(sqlite3 *db, const struct hsa_heap *h, const struct hsa_graph
  * A database whose header (application_id, user_version) and metadata
  * disagree is damaged: a cached one is loaded again with a one-line
  * warning, one given as arg is an error naming it. Repeats the load
- * warning of a damaged dump. Returns 0 or -1 with err. */
-int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen);
+ * warning of a damaged dump. The warnings go to w (NULL drops them) in
+ * place of stderr. Returns 0 or -1 with err. */
+int hsa_db_open(const char *arg, sqlite3 **db, hsa_warnings *w, char *err, size_t errlen);
 
 /* Whether hsa_db_open(arg) would open a database without loading: 1 when
  * arg is an SQLite file or a dump whose cached database is up to date, 0
@@ -57,8 +61,9 @@ int hsa_db_cached(const char *arg);
  * one-line warning and returns 0: db then reads the new rows, and the
  * caller retries (once). db must hold no transaction then (no statement
  * stepped and not reset). Otherwise, or when the load fails, returns -1
- * with err ("'DB': damaged database (why); load its dump again"). */
-int hsa_db_damaged(sqlite3 *db, const char *why, char *err, size_t errlen);
+ * with err ("'DB': damaged database (why); load its dump again"). The
+ * warnings (the reload's and the load's) go to w (NULL drops them). */
+int hsa_db_damaged(sqlite3 *db, const char *why, hsa_warnings *w, char *err, size_t errlen);
 
 /* Where the cached database of the dump at path lives (malloc'ed), or
  * NULL when no cache directory can be made. */

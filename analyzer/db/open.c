@@ -18,14 +18,14 @@ sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t err
 	return st;
 }
 
-void hsa_db_warn_incomplete(const char *path, int complete, const char *problem,
-                            int64_t objects, int64_t refs, int64_t roots)
+void hsa_db_warn_incomplete(hsa_warnings *w, const char *path, int complete,
+                            const char *problem, int64_t objects, int64_t refs, int64_t roots)
 {
 	if (complete)
 		return;
-	hsa_warn("'%s' is truncated or damaged (%s); analyzing its intact part: %" PRId64
-	         " objects, %" PRId64 " references, %" PRId64 " roots",
-	         path, problem && *problem ? problem : "incomplete", objects, refs, roots);
+	hsa_warnings_add(w, "'%s' is truncated or damaged (%s); analyzing its intact part: %" PRId64
+	                 " objects, %" PRId64 " references, %" PRId64 " roots",
+	                 path, problem && *problem ? problem : "incomplete", objects, refs, roots);
 }
 
 int64_t hsa_db_meta_int(sqlite3 *db, const char *key, int64_t dflt)
@@ -223,7 +223,7 @@ static int remember_dump(sqlite3 *db, const char *dump)
 	                                  NULL, free) == SQLITE_OK ? 0 : -1;
 }
 
-int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
+int hsa_db_open(const char *arg, sqlite3 **db, hsa_warnings *w, char *err, size_t errlen)
 {
 	struct stat sb;
 	char *cache = NULL, why[256];
@@ -249,10 +249,10 @@ int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
 	}
 	int f = fresh(cache, &sb, why, sizeof(why));
 	if (f < 0)
-		hsa_warn("'%s': damaged database (%s); loading '%s' again", cache, why, arg);
-	else if (!f && isatty(STDERR_FILENO))
-		fprintf(stderr, "heapsnap: loading '%s' into '%s'\n", arg, cache);
-	if (f <= 0 && hsa_db_load(arg, cache, 0, err, errlen))
+		hsa_warnings_add(w, "'%s': damaged database (%s); loading '%s' again", cache, why, arg);
+	else if (!f)
+		hsa_progress_note("loading '%s' into '%s'", arg, cache);
+	if (f <= 0 && hsa_db_load(arg, cache, 0, w, err, errlen))
 		goto done;
 	if ((state = open_ro(cache, db, why, sizeof(why))) != DB_OK) {
 		open_error(cache, state, why, err, errlen);
@@ -270,9 +270,9 @@ int hsa_db_open(const char *arg, sqlite3 **db, char *err, size_t errlen)
 warn:
 	if (!hsa_db_meta_int(*db, "load.complete", 1)) {
 		char *problem = hsa_db_meta_text(*db, "load.problem");
-		hsa_db_warn_incomplete(arg, 0, problem, hsa_db_meta_int(*db, "load.objects", 0),
-		                hsa_db_meta_int(*db, "load.references", 0),
-		                hsa_db_meta_int(*db, "load.roots", 0));
+		hsa_db_warn_incomplete(w, arg, 0, problem, hsa_db_meta_int(*db, "load.objects", 0),
+		                       hsa_db_meta_int(*db, "load.references", 0),
+		                       hsa_db_meta_int(*db, "load.roots", 0));
 		free(problem);
 	}
 done:
@@ -297,7 +297,8 @@ int hsa_db_cached(const char *arg)
 /* Loads dump again into the database file at path itself, through
  * SQLite's backup and its locks: connections open on the file (holding
  * no transaction) read the new rows from their next statement on. */
-static int reload_in_place(const char *dump, const char *path, char *err, size_t errlen)
+static int reload_in_place(const char *dump, const char *path, hsa_warnings *w, char *err,
+                           size_t errlen)
 {
 	struct stat sb;
 	sqlite3 *src = NULL, *dst = NULL;
@@ -310,7 +311,7 @@ static int reload_in_place(const char *dump, const char *path, char *err, size_t
 		         strerror(errno));
 		goto done;
 	}
-	if (hsa_db_load(dump, tmp, sb.st_mode & 0666, err, errlen))
+	if (hsa_db_load(dump, tmp, sb.st_mode & 0666, w, err, errlen))
 		goto done;
 	if (sqlite3_open_v2(tmp, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
 	    sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
@@ -335,7 +336,7 @@ done:
 	return rc;
 }
 
-int hsa_db_damaged(sqlite3 *db, const char *why, char *err, size_t errlen)
+int hsa_db_damaged(sqlite3 *db, const char *why, hsa_warnings *w, char *err, size_t errlen)
 {
 	const char *path = sqlite3_db_filename(db, "main");
 	sqlite3_stmt *st = NULL;
@@ -349,8 +350,8 @@ int hsa_db_damaged(sqlite3 *db, const char *why, char *err, size_t errlen)
 		open_error(path, DB_DAMAGED, why, err, errlen);
 		return -1;
 	}
-	hsa_warn("'%s': damaged database (%s); loading '%s' again", path, why, dump);
-	int rc = reload_in_place(dump, path, err, errlen);
+	hsa_warnings_add(w, "'%s': damaged database (%s); loading '%s' again", path, why, dump);
+	int rc = reload_in_place(dump, path, w, err, errlen);
 	free(dump);
 	return rc;
 }

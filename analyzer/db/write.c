@@ -121,6 +121,7 @@ typedef struct writer {
 	char **modules;
 	uint64_t ordinal; /* objects met in the second pass */
 	hsa_progress *prog;
+	hsa_warnings *warnings;
 } writer;
 
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -666,9 +667,10 @@ static int put_edges(writer *w, const char *path, char *err, size_t errlen)
 	hsa_progress_end(&prog);
 	referrers_free(&in);
 	if (!rc && aux.too_long)
-		hsa_warn("'%s': %" PRIu64 " objects have more references or referrers than an SQLite"
-		         " value holds; those lists are not in the refs and referrers views (the"
-		         " graph work used them)", path, aux.too_long);
+		hsa_warnings_add(w->warnings, "'%s': %" PRIu64 " objects have more references or"
+		                 " referrers than an SQLite value holds; those lists are not in the"
+		                 " refs and referrers views (the graph work used them)",
+		                 path, aux.too_long);
 	return rc;
 }
 
@@ -1143,8 +1145,8 @@ static int index_progress(void *p)
 }
 
 static int write_db(hsa_heap *h, graph_job *job, const char *path,
-                    const struct stat *sb, const char *tmp, double t0, char *err,
-                    size_t errlen)
+                    const struct stat *sb, const char *tmp, double t0,
+                    hsa_warnings *warnings, char *err, size_t errlen)
 {
 	writer w;
 	memset(&w, 0, sizeof(w));
@@ -1157,6 +1159,7 @@ static int write_db(hsa_heap *h, graph_job *job, const char *path,
 	w.h = h;
 	w.g = g;
 	w.prog = &prog;
+	w.warnings = warnings;
 	/* One thread writes: no connection mutex (a tenth of the load). */
 	if (sqlite3_open_v2(tmp, &w.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                    NULL)) {
@@ -1244,7 +1247,7 @@ done:
 	return rc;
 }
 
-static void warn_load(const char *path, const hsa_heap *h)
+static void warn_load(hsa_warnings *w, const char *path, const hsa_heap *h)
 {
 	static const int essential[] = {HS_K_STRINGS, HS_K_TYPES, HS_K_OBJECTS, HS_K_REFS,
 	                                HS_K_ROOTS};
@@ -1256,25 +1259,26 @@ static void warn_load(const char *path, const hsa_heap *h)
 				hsa_str_printf(&missing, "%s%s", missing.len ? ", " : "",
 				               hs_kind_name((unsigned)essential[i]));
 	if (missing.len)
-		hsa_warn("'%s': no %s records survived", path, missing.s);
+		hsa_warnings_add(w, "'%s': no %s records survived", path, missing.s);
 	hsa_str_free(&missing);
-	hsa_db_warn_incomplete(path, complete, h->stats.problem, (int64_t)(h->n - h->dup_objects),
-	                (int64_t)h->m, (int64_t)h->nroots);
+	hsa_db_warn_incomplete(w, path, complete, h->stats.problem,
+	                       (int64_t)(h->n - h->dup_objects), (int64_t)h->m, (int64_t)h->nroots);
 	if (h->dangling_refs)
-		hsa_warn("'%s': %" PRIu64 " references point outside the dump and were dropped",
-		         path, h->dangling_refs);
+		hsa_warnings_add(w, "'%s': %" PRIu64 " references point outside the dump and were"
+		                 " dropped", path, h->dangling_refs);
 	if (h->dangling_roots)
-		hsa_warn("'%s': %" PRIu64 " roots are not objects of the dump and were dropped",
-		         path, h->dangling_roots);
+		hsa_warnings_add(w, "'%s': %" PRIu64 " roots are not objects of the dump and were"
+		                 " dropped", path, h->dangling_roots);
 	if (h->dup_objects)
-		hsa_warn("'%s': %" PRIu64 " object records repeat an address and were dropped",
-		         path, h->dup_objects);
+		hsa_warnings_add(w, "'%s': %" PRIu64 " object records repeat an address and were"
+		                 " dropped", path, h->dup_objects);
 	if (h->untyped)
-		hsa_warn("'%s': %" PRIu64 " objects have a type no record of the dump defines;"
-		         " they count as '" HSA_UNKNOWN_TYPE "'", path, h->untyped);
+		hsa_warnings_add(w, "'%s': %" PRIu64 " objects have a type no record of the dump"
+		                 " defines; they count as '" HSA_UNKNOWN_TYPE "'", path, h->untyped);
 }
 
-int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_t errlen)
+int hsa_db_load(const char *path, const char *out, mode_t mode, hsa_warnings *w, char *err,
+                size_t errlen)
 {
 	hsa_heap h;
 	graph_job job;
@@ -1293,7 +1297,7 @@ int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_
 	if (hsa_heap_read(&h, path, err, errlen))
 		goto done;
 	have_heap = 1;
-	warn_load(path, &h);
+	warn_load(w, path, &h);
 	hsa_addrmap_free(&h.map);
 	if (asprintf(&tmp, "%s.tmp%d", out, (int)getpid()) < 0) {
 		tmp = NULL;
@@ -1320,7 +1324,7 @@ int hsa_db_load(const char *path, const char *out, mode_t mode, char *err, size_
 		goto done;
 	}
 	job.started = 1;
-	if (write_db(&h, &job, path, &sb, tmp, t0, err, errlen))
+	if (write_db(&h, &job, path, &sb, tmp, t0, w, err, errlen))
 		goto done;
 	if (rename(tmp, out)) {
 		snprintf(err, errlen, "cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));

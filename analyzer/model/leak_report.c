@@ -215,7 +215,8 @@ static int fill_group(ctx *c, const group *top, const group *g, const group *tas
 		o->holder_addr = s->addr[top->holder];
 		if (!(o->holder_type = strdup(hsa_names_str(&c->names, s->type[top->holder]))) ||
 		    holder_words(c, top->holder, 0, &holder) ||
-		    hsa_path_shortest(s->db, (int64_t)top->holder + 1, &path, c->err, c->errlen) < 0 ||
+		    hsa_path_shortest(s->db, (int64_t)top->holder + 1, &path, c->w, c->err,
+		                      c->errlen) < 0 ||
 		    hsa_path_format(s->db, &path, &hp)) {
 			hsa_path_free(&path);
 			goto fail;

@@ -340,12 +340,12 @@ static void check_order(const ctx *c)
 		int64_t pa = hsa_db_meta_int(a, "pid", 0), pb = hsa_db_meta_int(b, "pid", 0);
 		char *ta = hsa_db_meta_text(a, "time"), *tb = hsa_db_meta_text(b, "time");
 		if (pa && pb && pa != pb)
-			hsa_warn("'%s' and '%s' are dumps of different processes (pid %" PRId64 " and %" PRId64
-			         "): no object can be the same in both",
-			         c->snaps[k - 1].path, c->snaps[k].path, pa, pb);
+			hsa_warnings_add(c->w, "'%s' and '%s' are dumps of different processes (pid %" PRId64
+			                 " and %" PRId64 "): no object can be the same in both",
+			                 c->snaps[k - 1].path, c->snaps[k].path, pa, pb);
 		else if (ta && tb && strtod(tb, NULL) < strtod(ta, NULL))
-			hsa_warn("'%s' was dumped before '%s': give the dumps oldest first", c->snaps[k].path,
-			         c->snaps[k - 1].path);
+			hsa_warnings_add(c->w, "'%s' was dumped before '%s': give the dumps oldest first",
+			                 c->snaps[k].path, c->snaps[k - 1].path);
 		free(ta);
 		free(tb);
 	}
@@ -393,10 +393,11 @@ static int native_findings(ctx *c, hsa_leak_report *r)
 }
 
 int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
-                   hsa_leak_report **out, char *err, size_t errlen)
+                   hsa_leak_report **out, hsa_warnings *w, char *err, size_t errlen)
 {
 	ctx c;
 	memset(&c, 0, sizeof(c));
+	c.w = w;
 	c.err = err;
 	c.errlen = errlen;
 	err[0] = 0;
@@ -411,7 +412,7 @@ int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
 		hsa_leak_oom(&c);
 		goto done;
 	}
-	if (hsa_snaps_open(c.snaps, dumps, n, &c.names, err, errlen))
+	if (hsa_snaps_open(c.snaps, dumps, n, &c.names, w, err, errlen))
 		goto done;
 	c.n = n;
 	r->ndumps = n;

@@ -22,6 +22,7 @@
 
 #include "memory.h"
 #include "native.h"
+#include "util.h"
 
 #define HSA_LEAK_MAX_DUMPS 8
 #define HSA_LEAK_SAMPLES 5
@@ -112,11 +113,12 @@ typedef struct hsa_leak_report {
 /* Finds the leaks across dumps[0..n) (oldest first, 2 <= n <=
  * HSA_LEAK_MAX_DUMPS), each a dump or a database as hsa_db_open takes it
  * (dumps are loaded into their cached database first); opts NULL for the
- * defaults. Returns 0 with
+ * defaults. Warnings (the loads', dumps of different processes or out of
+ * order) go to w (util.h; NULL drops them). Returns 0 with
  * *out allocated (free with hsa_leak_report_free), or -1 with err filled
  * ("'path': ...", "out of memory"). */
 int hsa_leaks_find(const char *const *dumps, int n, const hsa_leak_opts *opts,
-                   hsa_leak_report **out, char *err, size_t errlen);
+                   hsa_leak_report **out, hsa_warnings *w, char *err, size_t errlen);
 void hsa_leak_report_free(hsa_leak_report *r);
 
 #endif

@@ -49,6 +49,7 @@ typedef struct ctx {
 	uint64_t nstack, capstack;
 	uint32_t star;    /* names id of "*", a masked label */
 	uint64_t min_growth;
+	hsa_warnings *w; /* the caller's */
 	char *err;
 	size_t errlen;
 } ctx;

@@ -148,9 +148,7 @@ void hsa_names_free(hsa_names *t)
 {
 	if (!t)
 		return;
-	for (uint64_t i = 0; i < t->n; i++)
-		free(t->s[i]);
-	free(t->s);
+	hsa_strs_free(t->s, t->n);
 	free(t->slot);
 	memset(t, 0, sizeof(*t));
 }

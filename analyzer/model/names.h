@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 /* ---- small hash maps --------------------------------------------------- */
 
 /* FNV-1a of len bytes at p, mixed: for hash tables and sketches. */

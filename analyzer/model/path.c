@@ -103,7 +103,8 @@ done:
 	return rc;
 }
 
-int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen)
+int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, hsa_warnings *w, char *err,
+                      size_t errlen)
 {
 	char why[256];
 	memset(p, 0, sizeof(*p));
@@ -111,7 +112,7 @@ int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t er
 	/* A damaged chain: the dump is loaded again and the walk retried. */
 	if (rc == -2) {
 		hsa_path_free(p);
-		if (hsa_db_damaged(db, why, err, errlen))
+		if (hsa_db_damaged(db, why, w, err, errlen))
 			return -1;
 		if ((rc = parents(db, id, p, why, sizeof(why))) == -2) {
 			snprintf(err, errlen, "'%s': damaged database (%s) after loading its dump again",
@@ -197,8 +198,8 @@ static int on_referrer(void *ctx, const int64_t *v)
 	return 0;
 }
 
-int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char *err,
-                  size_t errlen)
+int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, hsa_warnings *w,
+                  char *err, size_t errlen)
 {
 	hsa_path *out = calloc(max + 1, sizeof(hsa_path));
 	nearest nr = {db, NULL, id, 0, 0, max - 1, NULL, err, errlen};
@@ -206,7 +207,7 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 	err[0] = 0;
 	if (!out)
 		goto fail;
-	int r = hsa_path_shortest(db, id, &out[0], err, errlen);
+	int r = hsa_path_shortest(db, id, &out[0], w, err, errlen);
 	if (r <= 0) {
 		free(out);
 		*paths = NULL;
@@ -231,7 +232,7 @@ int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char 
 	nr.obj = NULL;
 	for (uint64_t i = 0; i < nr.n; i++) {
 		hsa_path *p = &out[n];
-		if (hsa_path_shortest(db, nr.c[i].src, p, err, errlen) != 1)
+		if (hsa_path_shortest(db, nr.c[i].src, p, w, err, errlen) != 1)
 			goto fail;
 		hsa_hop *h = realloc(p->hops, (p->n + 1) * sizeof(hsa_hop));
 		if (!h)

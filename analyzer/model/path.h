@@ -25,14 +25,17 @@ typedef struct hsa_path {
 } hsa_path;
 
 /* The shortest path from a root to object id (BFS parents recorded at load
- * time; weak references never on it). Returns 1 with *p filled, 0 when
- * the object is unreachable, -1 on a database error (err filled). */
-int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, char *err, size_t errlen);
+ * time; weak references never on it). A damaged cache is loaded again
+ * (hsa_db_damaged), its warnings added to w (NULL drops them). Returns 1
+ * with *p filled, 0 when the object is unreachable, -1 on a database
+ * error (err filled). */
+int hsa_path_shortest(sqlite3 *db, int64_t id, hsa_path *p, hsa_warnings *w, char *err,
+                      size_t errlen);
 /* Up to max paths, one through each distinct referrer of id, shortest
  * first (the first is the shortest path). Returns the number found (0:
  * unreachable) or -1. *paths is malloc'ed; free with hsa_paths_free. */
-int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, char *err,
-                  size_t errlen);
+int64_t hsa_paths(sqlite3 *db, int64_t id, uint64_t max, hsa_path **paths, hsa_warnings *w,
+                  char *err, size_t errlen);
 void hsa_path_free(hsa_path *p);
 void hsa_paths_free(hsa_path *paths, uint64_t n);
 

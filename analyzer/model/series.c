@@ -80,11 +80,11 @@ static int meta_of_dump(const char *path, meta *m, char *err, size_t errlen)
 
 /* The same from a database (or a dump hsa_db_open can still make one of:
  * it says why not). */
-static int meta_of_db(const char *path, meta *m, char *err, size_t errlen)
+static int meta_of_db(const char *path, meta *m, hsa_warnings *w, char *err, size_t errlen)
 {
 	sqlite3 *db;
 	int rc = 0;
-	if (hsa_db_open(path, &db, err, errlen))
+	if (hsa_db_open(path, &db, w, err, errlen))
 		return -1;
 	static const char *const keys[] = {"pid", "time", "process.start", "process.start_ticks",
 	                                   "process.boot_id", "host", "argv", "executable"};
@@ -102,14 +102,15 @@ static int meta_of_db(const char *path, meta *m, char *err, size_t errlen)
 
 static char *dup_or_null(const hsa_str *s) { return s->len ? strdup(s->s) : NULL; }
 
-static int read_one(const char *path, int arg, hsa_dump_id *d, char *err, size_t errlen)
+static int read_one(const char *path, int arg, hsa_dump_id *d, hsa_warnings *w, char *err,
+                    size_t errlen)
 {
 	meta m;
 	memset(&m, 0, sizeof(m));
 	memset(d, 0, sizeof(*d));
 	int rc = meta_of_dump(path, &m, err, errlen);
 	if (rc > 0)
-		rc = meta_of_db(path, &m, err, errlen);
+		rc = meta_of_db(path, &m, w, err, errlen);
 	if (rc)
 		goto done;
 	rc = -1;
@@ -219,14 +220,14 @@ static int by_time(const void *a, const void *b)
 	return (x->arg > y->arg) - (x->arg < y->arg);
 }
 
-static int keep(const hsa_dump_id *d, const hsa_series_filter *f)
+static int keep(const hsa_dump_id *d, const hsa_series_filter *f, hsa_warnings *w)
 {
 	if (!f)
 		return 1;
 	if (f->pid && d->pid != f->pid)
 		return 0;
 	if (f->since && !d->time) {
-		hsa_warn("'%s' has no dump time: left out by --since", d->path);
+		hsa_warnings_add(w, "'%s' has no dump time: left out by --since", d->path);
 		return 0;
 	}
 	return !f->since || d->time >= f->since;
@@ -266,7 +267,7 @@ static int group(hsa_series *s)
 }
 
 int hsa_series_read(char *const *args, int nargs, const hsa_series_filter *f,
-                    hsa_series **out, char *err, size_t errlen)
+                    hsa_series **out, hsa_warnings *w, char *err, size_t errlen)
 {
 	hsa_series *s = calloc(1, sizeof(*s));
 	char **files = NULL;
@@ -281,9 +282,9 @@ int hsa_series_read(char *const *args, int nargs, const hsa_series_filter *f,
 			goto done;
 		for (int k = 0; k < (dir ? nfiles : 1); k++) {
 			hsa_dump_id d;
-			if (read_one(dir ? files[k] : args[i], total++, &d, err, errlen))
+			if (read_one(dir ? files[k] : args[i], total++, &d, w, err, errlen))
 				goto done;
-			if (!keep(&d, f)) {
+			if (!keep(&d, f, w)) {
 				id_free(&d);
 			} else if (add(s, &cap, &d)) {
 				id_free(&d);

@@ -50,12 +50,12 @@ typedef struct hsa_series_filter {
 /* Reads the metadata of each argument (a dump, a database as hsa_db_open
  * takes it, or a directory: its *.hsnap files) without loading the dumps,
  * keeps those f (may be NULL) selects and groups them by process. A dump
- * without a dump time is left out by a time filter, with a warning.
- * Returns 0 with *out (free with hsa_series_free; at least one dump), or
+ * without a dump time is left out by a time filter, with a warning (in
+ * w, with the load warnings of dumps opened; NULL drops them). Returns 0 with *out (free with hsa_series_free; at least one dump), or
  * -1 with err ("'DIR': no dumps in it", "no dump of pid 42 among 7", a
  * dump's own error). */
 int hsa_series_read(char *const *args, int nargs, const hsa_series_filter *f,
-                    hsa_series **out, char *err, size_t errlen);
+                    hsa_series **out, hsa_warnings *w, char *err, size_t errlen);
 void hsa_series_free(hsa_series *s);
 
 /* The dumps' paths in series order: p->dump mapped to paths (an array of

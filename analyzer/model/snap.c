@@ -113,15 +113,15 @@ static uint64_t load_need(const char *path)
 /* HEAPSNAP_LOAD_MEMORY when set (a container's /proc/meminfo shows the
  * host's), else a third of the memory available: room for the objects
  * read from each database afterwards and for whatever else runs. */
-static uint64_t load_budget(void)
+static uint64_t load_budget(hsa_warnings *w)
 {
 	const char *env = getenv("HEAPSNAP_LOAD_MEMORY");
 	uint64_t set;
 	if (env && !hsa_parse_size(env, &set))
 		return set;
 	if (env)
-		hsa_warn("HEAPSNAP_LOAD_MEMORY='%s' is not a size (bytes, or with K, M, G);"
-		         " using a third of the available memory", env);
+		hsa_warnings_add(w, "HEAPSNAP_LOAD_MEMORY='%s' is not a size (bytes, or with K, M,"
+		                 " G); using a third of the available memory", env);
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[256];
 	uint64_t kb = 0;
@@ -145,6 +145,7 @@ typedef struct job {
 	uint32_t *depth;   /* [n] the database's depth, to check the parents */
 	uint64_t cancelled; /* shash of "_cancelled" */
 	uint32_t vtrue;     /* vhash of True */
+	hsa_warnings w;     /* its open's and reload's, given to the caller in order */
 	char err[1024];
 	int rc;
 } job;
@@ -355,7 +356,7 @@ static void *job_main(void *arg)
 	job *jb = arg;
 	if (jb->need)
 		gate_enter(jb->gate, jb->need);
-	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, jb->err, sizeof(jb->err)) ? -1 : 0;
+	jb->rc = hsa_db_open(jb->s->path, &jb->s->db, &jb->w, jb->err, sizeof(jb->err)) ? -1 : 0;
 	if (jb->need)
 		gate_leave(jb->gate, jb->need);
 	if (!jb->rc && jb->objects) {
@@ -375,7 +376,7 @@ static void *job_main(void *arg)
 			free(jb->vhash);
 			jb->db_type = NULL;
 			jb->vhash = NULL;
-			jb->rc = hsa_db_damaged(jb->s->db, why, jb->err, sizeof(jb->err)) ? -1
+			jb->rc = hsa_db_damaged(jb->s->db, why, &jb->w, jb->err, sizeof(jb->err)) ? -1
 			         : read_objects(jb);
 			if (jb->rc == 1) {
 				snprintf(why, sizeof(why), "%s", jb->err);
@@ -610,12 +611,12 @@ done:
  * reading the objects when objects is set. On failure err has the first
  * dump's problem. */
 static int open_all(hsa_snap *snaps, const char *const *paths, int n, int objects,
-                    job *jobs, char *err, size_t errlen)
+                    job *jobs, hsa_warnings *w, char *err, size_t errlen)
 {
 	pthread_t *tids = calloc((size_t)n, sizeof(pthread_t));
 	int rc = -1, started = 0;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, load_budget(), 0,
+	gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, load_budget(w), 0,
 	          cores >= 4 ? cores / 2 : 1, 0};
 	if (!tids) {
 		snprintf(err, errlen, "out of memory");
@@ -638,6 +639,9 @@ static int open_all(hsa_snap *snaps, const char *const *paths, int n, int object
 		job_main(&jobs[i]);
 	for (int i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
+	/* in the order of the dumps, not of the threads' finishing */
+	for (int i = 0; i < n; i++)
+		hsa_warnings_move(w, &jobs[i].w);
 	for (int i = 0; i < n; i++)
 		if (jobs[i].rc) {
 			snprintf(err, errlen, "%s", jobs[i].err);
@@ -649,7 +653,8 @@ done:
 	return rc;
 }
 
-int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size_t errlen)
+int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, hsa_warnings *w, char *err,
+                 size_t errlen)
 {
 	hsa_snap *snaps = calloc((size_t)n, sizeof(hsa_snap));
 	job *jobs = calloc((size_t)n, sizeof(job));
@@ -657,7 +662,7 @@ int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size
 	if (!snaps || !jobs)
 		snprintf(err, errlen, "out of memory");
 	else
-		rc = open_all(snaps, paths, n, 0, jobs, err, errlen);
+		rc = open_all(snaps, paths, n, 0, jobs, w, err, errlen);
 	for (int i = 0; snaps && i < n; i++) {
 		dbs[i] = rc ? NULL : snaps[i].db;
 		if (!rc)
@@ -735,7 +740,7 @@ static int read_dead(hsa_snap *s, hsa_names *names, char *err, size_t errlen)
 }
 
 int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
-                   char *err, size_t errlen)
+                   hsa_warnings *w, char *err, size_t errlen)
 {
 	job *jobs = calloc((size_t)n, sizeof(job));
 	int rc = -1;
@@ -744,7 +749,7 @@ int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (open_all(snaps, paths, n, 1, jobs, err, errlen))
+	if (open_all(snaps, paths, n, 1, jobs, w, err, errlen))
 		goto done;
 	for (int i = 0; i < n; i++) {
 		hsa_snap *s = &snaps[i];

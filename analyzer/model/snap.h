@@ -11,6 +11,7 @@
 
 #include "addrmap.h"
 #include "names.h"
+#include "util.h"
 
 /* ---- one dump ---------------------------------------------------------- */
 
@@ -55,14 +56,17 @@ typedef struct hsa_snap {
 
 /* Opens n dumps (or databases) at once, loading the dumps not yet cached
  * in parallel, and reads their objects. Type names and tracebacks go into
- * names. Returns 0, or -1 with err filled ("'path': ..."); on failure the
- * snaps are freed. */
+ * names. The warnings of the opens and loads go to w (NULL drops them),
+ * in the order of paths. Returns 0, or -1 with err filled ("'path':
+ * ..."); on failure the snaps are freed. */
 int hsa_snaps_open(hsa_snap *snaps, const char *const *paths, int n, hsa_names *names,
-                   char *err, size_t errlen);
+                   hsa_warnings *w, char *err, size_t errlen);
 void hsa_snap_free(hsa_snap *s);
 /* Opens n dumps or databases as hsa_db_open does, loading the dumps not
- * yet cached in parallel. Returns 0, or -1 with err filled (dbs[] NULL). */
-int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, char *err, size_t errlen);
+ * yet cached in parallel; warnings go to w as above. Returns 0, or -1
+ * with err filled (dbs[] NULL). */
+int hsa_dbs_open(sqlite3 **dbs, const char *const *paths, int n, hsa_warnings *w, char *err,
+                 size_t errlen);
 
 /* The allocation site (names id of "file:line") of node v, 0 for none:
  * the innermost frame of its traceback that is the program's, not the

@@ -326,7 +326,7 @@ static int build(hsa_viz *v)
 }
 
 int hsa_viz_build(sqlite3 *db, const int64_t *start, size_t nstart, const hsa_viz_opts *o,
-                  hsa_viz **out, char *err, size_t errlen)
+                  hsa_viz **out, hsa_warnings *w, char *err, size_t errlen)
 {
 	hsa_viz *v = calloc(1, sizeof(*v));
 	*out = NULL;
@@ -337,6 +337,7 @@ int hsa_viz_build(sqlite3 *db, const int64_t *start, size_t nstart, const hsa_vi
 	}
 	v->db = db;
 	v->o = *o;
+	v->w = w;
 	v->err = err;
 	v->errlen = errlen;
 	if (v->o.max_nodes < 3)

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 typedef struct hsa_viz_opts {
 	int refs;            /* 1: what the start objects hold; 0: who holds them */
 	uint64_t depth;      /* hops from a start object to expand at most */
@@ -30,10 +32,11 @@ typedef struct hsa_viz_opts {
 typedef struct hsa_viz hsa_viz;
 
 /* Chooses the objects to draw around start[0..nstart) (nstart at most
- * max_nodes / 3, at least 1) and builds the graph. Returns 0 with *out
- * set, or -1 with err filled. */
+ * max_nodes / 3, at least 1) and builds the graph. Warnings (a damaged
+ * cache loaded again on the way) go to w (util.h; NULL drops them).
+ * Returns 0 with *out set, or -1 with err filled. */
 int hsa_viz_build(sqlite3 *db, const int64_t *start, size_t nstart, const hsa_viz_opts *o,
-                  hsa_viz **out, char *err, size_t errlen);
+                  hsa_viz **out, hsa_warnings *w, char *err, size_t errlen);
 /* Nodes in the graph. */
 uint64_t hsa_viz_nodes(const hsa_viz *v);
 /* Renders as format ("svg", "png", "pdf", or "dot": the graph before

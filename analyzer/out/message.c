@@ -1,4 +1,5 @@
-/* message.c - one-line errors and warnings on stderr, their control characters escaped. */
+/* message.c - one-line errors and warnings on stderr, their control
+ * characters escaped, and the warnings library code returns. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,4 +34,46 @@ void hsa_warn(const char *fmt, ...)
 	va_start(ap, fmt);
 	message("heapsnap: warning: ", fmt, ap);
 	va_end(ap);
+}
+
+void hsa_warnings_add(hsa_warnings *w, const char *fmt, ...)
+{
+	if (!w)
+		return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		char **p = realloc(w->msg, cap * sizeof(char *));
+		if (!p)
+			return;
+		w->msg = p;
+		w->cap = cap;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) >= 0)
+		w->msg[w->n++] = m;
+	va_end(ap);
+}
+
+void hsa_warnings_move(hsa_warnings *dst, hsa_warnings *src)
+{
+	for (size_t i = 0; dst && i < src->n; i++)
+		hsa_warnings_add(dst, "%s", src->msg[i]);
+	hsa_warnings_free(src);
+}
+
+void hsa_warnings_print(hsa_warnings *w)
+{
+	for (size_t i = 0; w && i < w->n; i++)
+		hsa_warn("%s", w->msg[i]);
+	hsa_warnings_free(w);
+}
+
+void hsa_warnings_free(hsa_warnings *w)
+{
+	if (!w)
+		return;
+	hsa_strs_free(w->msg, w->n);
+	memset(w, 0, sizeof(*w));
 }

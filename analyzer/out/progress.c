@@ -55,3 +55,15 @@ void hsa_progress_end(hsa_progress *p)
 		fprintf(stderr, "\r%-24s done in %.1fs%30s\n", p->what, hsa_now() - p->start, "");
 	p->shown = 0;
 }
+
+void hsa_progress_note(const char *fmt, ...)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("heapsnap: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}

@@ -116,9 +116,7 @@ void hsa_table_free(hsa_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->ncells; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	hsa_strs_free(t->cells, t->ncells);
 	free(t->align);
 	free(t->w);
 	free(t);

@@ -109,6 +109,13 @@ int hsa_str_printf(hsa_str *b, const char *fmt, ...)
 	return 0;
 }
 
+void hsa_strs_free(char **s, size_t n)
+{
+	for (size_t i = 0; s && i < n; i++)
+		free(s[i]);
+	free(s);
+}
+
 void hsa_str_free(hsa_str *b)
 {
 	if (!b)

@@ -19,6 +19,26 @@
 void hsa_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hsa_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Warnings that library code (db/, model/) returns to its caller instead
+ * of printing: the caller owns the list, passes it down (NULL drops the
+ * warnings) and prints it with hsa_warnings_print once the call returns,
+ * before any error of that call. Order is the order of adding. */
+typedef struct hsa_warnings {
+	char **msg; /* [n] malloc'ed, without the "warning: " prefix */
+	size_t n, cap;
+} hsa_warnings;
+/* Appends a warning to w; a NULL w drops it, and so does running out of
+ * memory (a lost warning is not worth failing the work for). */
+void hsa_warnings_add(hsa_warnings *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Moves src's warnings to the end of dst (a NULL dst drops them); src is
+ * left empty. */
+void hsa_warnings_move(hsa_warnings *dst, hsa_warnings *src);
+/* Prints each warning with hsa_warn, then empties w (NULL: nothing). */
+void hsa_warnings_print(hsa_warnings *w);
+/* Frees the warnings without printing them; w may be NULL. */
+void hsa_warnings_free(hsa_warnings *w);
+
 /* ---- formatting -------------------------------------------------------- */
 
 /* "0 B", "512 B", "1.5 KiB", "12.0 MiB"; buf of at least 16 bytes. */
@@ -50,6 +70,8 @@ int hsa_str_add(hsa_str *b, const char *s, size_t len);
 /* Room for extra more bytes and the NUL; returns -1 on no memory. */
 int hsa_str_reserve(hsa_str *b, size_t extra);
 void hsa_str_free(hsa_str *b);
+/* Frees n malloc'ed strings and their array s (NULL entries and s allowed). */
+void hsa_strs_free(char **s, size_t n);
 /* Appends s as a printable, quoted Python-style repr fragment: non-
  * printable bytes become \xNN, quotes and backslashes are escaped. */
 int hsa_str_repr(hsa_str *b, const char *s, size_t len, size_t max);
@@ -119,5 +141,8 @@ typedef struct hsa_progress {
 void hsa_progress_start(hsa_progress *p, const char *what, uint64_t total);
 void hsa_progress_update(hsa_progress *p, uint64_t done);
 void hsa_progress_end(hsa_progress *p);
+/* One line on stderr, only when it is a terminal: what a long step that
+ * shows no bar is about to do ("loading 'DUMP' into 'DB'"). */
+void hsa_progress_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -70,7 +70,7 @@ static void enqueue(hsa_viz *v, uint32_t k)
 static int add_path(hsa_viz *v, int64_t s, int first)
 {
 	hsa_path p;
-	int r = hsa_path_shortest(v->db, s, &p, v->err, v->errlen);
+	int r = hsa_path_shortest(v->db, s, &p, v->w, v->err, v->errlen);
 	if (r <= 0)
 		return r;
 	uint64_t n = p.n, missing = 0;

@@ -42,6 +42,7 @@ struct hsa_viz {
 	uint32_t *queue; /* [o.max_nodes] */
 	uint32_t qhead, qtail;
 	Agraph_t *g;
+	hsa_warnings *w;
 	char *err;
 	size_t errlen;
 };

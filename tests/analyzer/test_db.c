@@ -358,7 +358,7 @@ Test(db, fast_refs_views_match_the_database)
 	sqlite3 *plain = NULL, *fast = NULL;
 	char err[512];
 	cr_assert_eq(sqlite3_open_v2(db, &plain, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	cr_assert_eq(hsa_db_open(db, &fast, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(hsa_db_open(db, &fast, NULL, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(hsa_db_fast_refs(fast, err, sizeof(err)), 0, "%s", err);
 	static const char *const queries[] = {
 		"SELECT * FROM refs ORDER BY src, seq",
@@ -397,6 +397,54 @@ Test(db, fast_refs_views_match_the_database)
 	free(count);
 	sqlite3_close(plain);
 	sqlite3_close(fast);
+	free(db);
+	free(dump);
+}
+
+/* Library code prints nothing: the load's warnings (here a reference to
+ * no object of the dump) come back to the caller in its hsa_warnings, from
+ * hsa_db_load and again from hsa_db_open loading the dump into its cache;
+ * NULL drops them. stderr is a file meanwhile, and stays empty. */
+Test(db, warnings_go_to_the_caller)
+{
+	char *dump = td_path("dangling.hsnap"), *db = td_path("dangling.db");
+	char *errfile = td_path("dangling.stderr"), err[512];
+	tdump *t = td_open(dump);
+	td_obj(t, MOD, "module", 72);
+	td_ref(t, MOD, LIST, HS_E_ATTR, "items");
+	td_ref(t, MOD, 0xdead0, HS_E_ATTR, "gone");
+	td_obj(t, LIST, "builtins.list", 64);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	cr_assert(saved >= 0 && fd >= 0);
+	cr_assert(dup2(fd, STDERR_FILENO) >= 0);
+	close(fd);
+	hsa_warnings w = {0}, opened = {0};
+	int loaded = hsa_db_load(dump, db, 0, &w, err, sizeof(err));
+	sqlite3 *h = NULL;
+	int open_rc = hsa_db_open(dump, &h, &opened, err, sizeof(err));
+	sqlite3_close(h);
+	int dropped = hsa_db_load(dump, db, 0, NULL, err, sizeof(err));
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	cr_assert_eq(loaded, 0, "%s", err);
+	cr_assert_eq(open_rc, 0, "%s", err);
+	cr_assert_eq(dropped, 0, "%s", err);
+	char *printed = td_read(errfile);
+	cr_assert_str_eq(printed, "", "library code printed: %s", printed);
+	free(printed);
+	cr_assert_eq(w.n, 1);
+	cr_assert(strstr(w.msg[0], "1 references point outside the dump and were dropped") &&
+	          strstr(w.msg[0], dump), "%s", w.msg[0]);
+	cr_assert_eq(opened.n, 1);
+	cr_assert_str_eq(opened.msg[0], w.msg[0]);
+	hsa_warnings_free(&w);
+	hsa_warnings_free(&opened);
+	hsa_warnings_free(NULL);
+	free(errfile);
 	free(db);
 	free(dump);
 }

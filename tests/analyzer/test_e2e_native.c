@@ -38,7 +38,7 @@ static size_t findings(const char *dir, hsa_native_dump d[3], hsa_native_finding
 		char *p;
 		sqlite3 *db = NULL;
 		cr_assert(asprintf(&p, "%s/d%d.hsnap", dir, k + 1) > 0);
-		cr_assert_eq(hsa_db_open(p, &db, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(hsa_db_open(p, &db, NULL, err, sizeof(err)), 0, "%s", err);
 		cr_assert_eq(hsa_native_read(db, &d[k], err, sizeof(err)), 0, "%s", err);
 		cr_assert(d[k].tracked, "%s has no native sites", p);
 		sqlite3_close(db);

@@ -57,7 +57,7 @@ Test(native_sites, one_native_caller_on_two_python_lines_is_two_sites)
 	free(out);
 	sqlite3 *db = NULL;
 	hsa_native_dump d;
-	cr_assert_eq(hsa_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(hsa_db_open(path, &db, NULL, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(hsa_native_read(db, &d, err, sizeof(err)), 0, "%s", err);
 	int64_t at7 = -1, at8 = -1;
 	for (size_t i = 0; i < d.n; i++) {

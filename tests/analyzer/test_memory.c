@@ -58,7 +58,7 @@ static hsa_mem read_mem(const char *path)
 	sqlite3 *db = NULL;
 	char err[512];
 	hsa_mem m;
-	cr_assert(!hsa_db_open(path, &db, err, sizeof(err)), "%s", err);
+	cr_assert(!hsa_db_open(path, &db, NULL, err, sizeof(err)), "%s", err);
 	hsa_mem_read(db, &m);
 	sqlite3_close(db);
 	return m;

@@ -162,7 +162,7 @@ Test(tasks, task_text)
 {
 	char *path = known_dump("text.hsnap", 1), err[256];
 	sqlite3 *db = NULL;
-	cr_assert_eq(hsa_db_open(path, &db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(hsa_db_open(path, &db, NULL, err, sizeof(err)), 0, "%s", err);
 	static const struct {
 		uint64_t addr;
 		int r;
