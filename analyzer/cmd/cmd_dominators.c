@@ -9,19 +9,19 @@
 
 /* "1,000 Task (1.2 MiB), 3 dict (...)": the types of the objects it
  * immediately dominates, largest retained first. */
-static int holds(sqlite3 *db, int64_t id, hsa_json *j, hsa_str *out)
+static int holds(sqlite3 *db, int64_t id, hsa_json *j, hsa_str *out, char *err, size_t errlen)
 {
 	static const char sql[] =
 		"SELECT t.name, h.count, h.retained FROM top_holds h LEFT JOIN types t"
 		" ON t.id = h.type WHERE h.object = ? ORDER BY h.retained DESC LIMIT 3";
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = hsa_db_prepare(db, sql, err, errlen);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	if (j)
 		hsa_json_array(j, "holds");
-	int rc = 0;
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	int rc = 0, r = 0;
+	while (!rc && (r = hsa_db_step(st, err, errlen)) > 0) {
 		const char *type = (const char *)sqlite3_column_text(st, 0);
 		int64_t n = sqlite3_column_int64(st, 1), bytes = sqlite3_column_int64(st, 2);
 		if (j) {
@@ -40,7 +40,9 @@ static int holds(sqlite3 *db, int64_t id, hsa_json *j, hsa_str *out)
 	if (j)
 		hsa_json_end(j);
 	sqlite3_finalize(st);
-	return rc;
+	if (rc)
+		snprintf(err, errlen, "out of memory");
+	return rc || r < 0 ? -1 : 0;
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
@@ -79,6 +81,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	sqlite3_bind_int64(st, 1, (int64_t)n);
+	err[0] = 0;
 	double total = (double)hsa_db_meta_int(db, "load.reachable_bytes", 0);
 	static const char *const heads[] = {"retained", "share", "size", "address", "object",
 	                                    "holds"};
@@ -89,9 +92,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_json_f64(&j, "reachable_bytes", total);
 		hsa_json_array(&j, "rows");
 	} else if (!(t = hsa_table_new(6, heads, "rrrlll"))) {
-		goto oom;
+		goto fail;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	int r;
+	while ((r = hsa_db_step(st, err, sizeof(err))) > 0) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		uint64_t addr = (uint64_t)sqlite3_column_int64(st, 1);
 		uint64_t ret = (uint64_t)sqlite3_column_int64(st, 2);
@@ -108,10 +112,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 			hsa_json_int(&j, "retained", (int64_t)ret);
 			hsa_json_int(&j, "size", (int64_t)size);
 			hsa_json_f64(&j, "share", share);
-			bad = holds(db, id, &j, NULL);
+			bad = holds(db, id, &j, NULL, err, sizeof(err));
 			hsa_json_close(&j);
 		} else if (!bad) {
-			bad = holds(db, id, NULL, &h) || hsa_table_row(t) ||
+			bad = holds(db, id, NULL, &h, err, sizeof(err)) || hsa_table_row(t) ||
 			      hsa_table_cell(t, "%s", hsa_human_size(ret, b1)) ||
 			      hsa_table_cell(t, "%.1f%%", share) ||
 			      hsa_table_cell(t, "%s", hsa_human_size(size, b2)) ||
@@ -121,8 +125,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		hsa_str_free(&desc);
 		hsa_str_free(&h);
 		if (bad)
-			goto oom;
+			goto fail;
 	}
+	if (r < 0)
+		goto fail;
 	if (jp) {
 		hsa_json_end_document(&j);
 	} else {
@@ -130,8 +136,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	}
 	rc = 0;
 	goto done;
-oom:
-	hsa_error("query failed: %s", sqlite3_errmsg(db));
+fail:
+	if (!err[0])
+		snprintf(err, sizeof(err), "query failed: %s", sqlite3_errmsg(db));
+	hsa_error("%s", err);
 done:
 	hsa_table_free(t);
 	sqlite3_finalize(st);

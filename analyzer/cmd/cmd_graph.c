@@ -24,19 +24,21 @@ static int type_starts(sqlite3 *db, int64_t first, int refs, uint64_t max, int64
 	sqlite3_stmt *st = hsa_db_prepare(db, sql, err, errlen);
 	char *name = NULL;
 	uint64_t count = 0;
-	int rc = -1;
+	int rc = -1, r;
 	*n = 0;
 	if (!st || !(*starts = calloc(max, sizeof(int64_t))))
 		goto done;
 	sqlite3_bind_int64(st, 1, first);
 	sqlite3_bind_int64(st, 2, (int64_t)max);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((r = hsa_db_step(st, err, errlen)) > 0) {
 		(*starts)[(*n)++] = sqlite3_column_int64(st, 0);
 		count = (uint64_t)sqlite3_column_int64(st, 1);
 		if (!name && sqlite3_column_text(st, 2) &&
 		    !(name = strdup((const char *)sqlite3_column_text(st, 2))))
 			goto done;
 	}
+	if (r < 0)
+		goto done;
 	if (!*n) {
 		snprintf(err, errlen, "no ranked objects of that type in the dump");
 		goto done;
@@ -76,7 +78,10 @@ static int leak_starts(char **dumps, int n, const hsa_leak_opts *lo, sqlite3 *db
 	const hsa_leak_group *g = &r->groups[k - 1];
 	if (!(*starts = calloc(HSA_VIZ_LEAK_STARTS, sizeof(int64_t))))
 		goto done;
-	if (!(*nstarts = hsa_viz_leak_starts(db, g, *starts))) {
+	int found = hsa_viz_leak_starts(db, g, *starts, err, errlen);
+	if (found < 0)
+		goto done;
+	if (!(*nstarts = (size_t)found)) {
 		snprintf(err, errlen, "leak group %" PRIu64 " has no object in '%s'", k, dumps[n - 1]);
 		goto done;
 	}
@@ -89,14 +94,19 @@ done:
 static int object_caption(sqlite3 *db, int64_t id, int refs, hsa_str *cap)
 {
 	char as[32];
-	snprintf(as, sizeof(as), "0x%" PRIx64, hsa_db_addr(db, id));
+	uint64_t addr;
+	if (hsa_db_addr(db, id, &addr))
+		return -1;
+	snprintf(as, sizeof(as), "0x%" PRIx64, addr);
 	return hsa_str_printf(cap, "%s", refs ? "what " : "who holds ") ||
 	       hsa_db_describe(db, id, cap) || hsa_str_printf(cap, " at %s%s", as, refs ? " holds" : "");
 }
 
-/* What was written: the file, its caption and what it draws, in counts. */
-static void print_json(sqlite3 *db, const char *out, const char *format, const char *caption,
-                       const int64_t *starts, size_t nstarts, const hsa_viz *v)
+/* What was written: the file, its caption and what it draws, in counts.
+ * Returns 0, or -1 with err filled. */
+static int print_json(sqlite3 *db, const char *out, const char *format, const char *caption,
+                      const int64_t *starts, size_t nstarts, const hsa_viz *v, char *err,
+                      size_t errlen)
 {
 	hsa_json j;
 	struct stat sb;
@@ -109,13 +119,19 @@ static void print_json(sqlite3 *db, const char *out, const char *format, const c
 	hsa_json_str(&j, "caption", caption);
 	hsa_json_array(&j, "starts");
 	for (size_t i = 0; i < nstarts; i++) {
-		snprintf(as, sizeof(as), "0x%" PRIx64, hsa_db_addr(db, starts[i]));
+		uint64_t addr;
+		if (hsa_db_addr(db, starts[i], &addr)) {
+			snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+		snprintf(as, sizeof(as), "0x%" PRIx64, addr);
 		hsa_json_str(&j, NULL, as);
 	}
 	hsa_json_end(&j);
 	hsa_json_uint(&j, "nodes", hsa_viz_nodes(v));
 	hsa_json_close(&j);
 	hsa_json_finish(&j);
+	return 0;
 }
 
 static int run(const hsa_cmd *cmd, int argc, char **argv)
@@ -196,10 +212,12 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 	hsa_warnings_print(&warnings);
 	if (failed || hsa_viz_render(v, format, out, NULL, NULL, err, sizeof(err)))
 		goto fail;
-	if (hsa_arg(cmd, &a, "json"))
-		print_json(db, out, format, cap.s, starts, nstarts, v);
-	else
+	if (hsa_arg(cmd, &a, "json")) {
+		if (print_json(db, out, format, cap.s, starts, nstarts, v, err, sizeof(err)))
+			goto fail;
+	} else {
 		printf("%s: %" PRIu64 " objects and folds\n", out, hsa_viz_nodes(v));
+	}
 	rc = 0;
 	goto done;
 fail:

@@ -22,10 +22,13 @@ typedef struct info {
 	char err[1024];
 } info;
 
-static void print_json(info *in)
+/* Returns 0, or -1 with in->err filled (the document left unfinished). */
+static int print_json(info *in)
 {
 	hsa_json j;
-	char err[256];
+	char *err = in->err;
+	size_t errlen = sizeof(in->err);
+	int r = -1;
 	hsa_json_init(&j, stdout);
 	hsa_json_open(&j, NULL);
 	hsa_json_str(&j, "file", in->source);
@@ -40,8 +43,8 @@ static void print_json(info *in)
 	sqlite3_stmt *st = hsa_db_prepare(in->db,
 	                                  "SELECT key, value FROM meta WHERE key NOT LIKE 'load.%'"
 	                                  " ORDER BY rowid",
-	                                  err, sizeof(err));
-	while (st && sqlite3_step(st) == SQLITE_ROW) {
+	                                  err, errlen);
+	while (st && (r = hsa_db_step(st, err, errlen)) > 0) {
 		const char *key = (const char *)sqlite3_column_text(st, 0);
 		if (sqlite3_column_type(st, 1) == SQLITE_INTEGER)
 			hsa_json_int(&j, key, sqlite3_column_int64(st, 1));
@@ -52,24 +55,30 @@ static void print_json(info *in)
 			              (size_t)sqlite3_column_bytes(st, 1));
 	}
 	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
 	hsa_json_close(&j);
 	hsa_json_array(&j, "sections");
 	st = hsa_db_prepare(in->db,
 	                    "SELECT kind, sections, records, compressed, raw,"
 	                    " round(CAST(raw AS REAL) / max(compressed, 1), 2) AS ratio"
 	                    " FROM sections ORDER BY rowid",
-	                    err, sizeof(err));
-	if (st)
-		hsa_render(st, NULL, 0, &j, NULL, err, sizeof(err));
+	                    err, errlen);
+	int64_t rows = st ? hsa_render(st, NULL, 0, &j, NULL, err, errlen) : -1;
 	sqlite3_finalize(st);
+	if (rows < 0)
+		return -1;
 	hsa_json_end(&j);
 	hsa_json_open(&j, "records");
 	st = hsa_db_prepare(in->db, "SELECT kind, records FROM sections WHERE kind != 'index'",
-	                    err, sizeof(err));
-	while (st && sqlite3_step(st) == SQLITE_ROW)
+	                    err, errlen);
+	r = -1;
+	while (st && (r = hsa_db_step(st, err, errlen)) > 0)
 		hsa_json_int(&j, (const char *)sqlite3_column_text(st, 0),
 		             sqlite3_column_int64(st, 1));
 	sqlite3_finalize(st);
+	if (r < 0)
+		return -1;
 	hsa_json_int(&j, "edges", hsa_db_meta_int(in->db, "load.edges", 0));
 	hsa_json_close(&j);
 	hsa_json_open(&j, "totals");
@@ -81,6 +90,7 @@ static void print_json(info *in)
 	hsa_mem_json(&j, "memory", &m);
 	hsa_json_close(&j);
 	hsa_json_finish(&j);
+	return 0;
 }
 
 static int print_text(info *in)
@@ -167,9 +177,7 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		snprintf(key, sizeof(key), "load.%s", totals[i]);
 		in.total[i] = hsa_db_meta_int(in.db, key, 0);
 	}
-	if (hsa_arg(cmd, &a, "json")) {
-		print_json(&in);
-	} else if (print_text(&in)) {
+	if (hsa_arg(cmd, &a, "json") ? print_json(&in) : print_text(&in)) {
 		hsa_error("%s", in.err);
 		goto done;
 	}

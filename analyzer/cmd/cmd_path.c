@@ -29,8 +29,10 @@ static int print_path(sqlite3 *db, const hsa_path *p, uint64_t k, hsa_json *j)
 		const hsa_hop *h = &p->hops[i];
 		hsa_str via = {0}, desc = {0};
 		char as[32];
-		snprintf(as, sizeof(as), "0x%" PRIx64, hsa_db_addr(db, h->id));
-		int bad = (i ? hsa_db_edge_label(db, h->kind, h->label, &via)
+		uint64_t addr;
+		int bad = hsa_db_addr(db, h->id, &addr);
+		snprintf(as, sizeof(as), "0x%" PRIx64, addr);
+		bad = bad || (i ? hsa_db_edge_label(db, h->kind, h->label, &via)
 		             : hsa_str_printf(&via, "(root)")) ||
 		          (i ? hsa_db_describe(db, h->id, &desc) : hsa_root_text(db, h->id, &desc));
 		if (!bad && j) {

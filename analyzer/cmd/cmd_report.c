@@ -224,7 +224,9 @@ static int leak_detail(report *r, sqlite3 *last, const char *prefix, const char 
 		hsa_html_esc(r->f, g->also, strlen(g->also));
 		fputs("</p>\n", r->f);
 	}
-	size_t n = hsa_viz_leak_starts(last, g, starts);
+	int n = hsa_viz_leak_starts(last, g, starts, r->err, sizeof(r->err));
+	if (n < 0)
+		return -1;
 	if (!n) {
 		fputs("<p class=\"muted\">Its objects are not in the last dump.</p>\n", r->f);
 		return 0;
@@ -232,7 +234,7 @@ static int leak_detail(report *r, sqlite3 *last, const char *prefix, const char 
 	snprintf(id, sizeof(id), "%s%" PRIu64, gprefix, i + 1);
 	int rc = hsa_str_printf(&cap, "leak %" PRIu64 ": %s", i + 1,
 	                        g->holder ? g->holder : g->type) ||
-	         graph(r, last, starts, n, HSA_VIZ_LEAK_DEPTH, cap.s, id);
+	         graph(r, last, starts, (size_t)n, HSA_VIZ_LEAK_DEPTH, cap.s, id);
 	hsa_str_free(&cap);
 	return rc;
 }
@@ -324,12 +326,12 @@ static int largest_section(report *r)
 	sqlite3_stmt *st = hsa_db_prepare(r->last, sql, r->err, sizeof(r->err));
 	double total = (double)hsa_db_meta_int(r->last, "load.reachable_bytes", 0);
 	int64_t top = 0;
-	int rc = st ? 0 : -1;
+	int rc = st ? 0 : -1, step = 0;
 	fputs("<h2 id=\"largest\">What holds the most memory</h2>\n<p>In the last dump: the objects"
 	      " whose removal would free the most (retained size, each object counted once).</p>\n"
 	      "<table>\n<thead><tr><th>object</th><th>address</th><th class=\"n\">retained</th>"
 	      "<th class=\"n\">of the heap</th></tr></thead>\n<tbody>\n", r->f);
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	while (!rc && (step = hsa_db_step(st, r->err, sizeof(r->err))) > 0) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		uint64_t retained = (uint64_t)sqlite3_column_int64(st, 2);
 		hsa_str desc = {0};
@@ -346,6 +348,8 @@ static int largest_section(report *r)
 	}
 	fputs("</tbody>\n</table>\n", r->f);
 	sqlite3_finalize(st);
+	if (step < 0)
+		return -1;
 	if (!rc && top) {
 		hsa_str cap = {0};
 		rc = hsa_str_printf(&cap, "who holds ") || hsa_db_describe(r->last, top, &cap) ||
@@ -362,7 +366,7 @@ static int types_section(report *r)
 	                          " ORDER BY retained DESC, name LIMIT 20";
 	sqlite3_stmt *st = hsa_db_prepare(r->last, sql, r->err, sizeof(r->err));
 	sqlite3_stmt *other[HSA_LEAK_MAX_DUMPS] = {0};
-	int rc = st ? 0 : -1;
+	int rc = st ? 0 : -1, step = 0;
 	for (int k = 0; k + 1 < r->n && !rc; k++)
 		if (!(other[k] = hsa_db_prepare(r->db[k], "SELECT total(count) FROM types WHERE name = ?",
 		                                r->err, sizeof(r->err))))
@@ -370,20 +374,21 @@ static int types_section(report *r)
 	fprintf(r->f, "<h2 id=\"types\">Top types</h2>\n<table>\n<thead><tr><th>type</th>"
 	        "<th class=\"n\">%s</th><th class=\"n\">size</th><th class=\"n\">retained</th>"
 	        "</tr></thead>\n<tbody>\n", r->n > 1 ? "count per dump" : "count");
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+	while (!rc && (step = hsa_db_step(st, r->err, sizeof(r->err))) > 0) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		uint64_t counts[HSA_LEAK_MAX_DUMPS];
 		hsa_str cs = {0};
 		char b1[16], b2[16];
-		for (int k = 0; k + 1 < r->n; k++) {
+		for (int k = 0; k + 1 < r->n && !rc; k++) {
 			sqlite3_reset(other[k]);
 			sqlite3_bind_text(other[k], 1, name, -1, SQLITE_STATIC);
-			counts[k] = sqlite3_step(other[k]) == SQLITE_ROW
-			                    ? (uint64_t)sqlite3_column_int64(other[k], 0) : 0;
+			int found = hsa_db_step(other[k], r->err, sizeof(r->err));
+			rc = found < 0;
+			counts[k] = found > 0 ? (uint64_t)sqlite3_column_int64(other[k], 0) : 0;
 		}
 		counts[r->n - 1] = (uint64_t)sqlite3_column_int64(st, 1);
 		fputs("<tr>", r->f);
-		rc = series(&cs, counts, r->n, 0) || hsa_html_td(r->f, 0, "%s", name ? name : "?") ||
+		rc = rc || series(&cs, counts, r->n, 0) || hsa_html_td(r->f, 0, "%s", name ? name : "?") ||
 		     hsa_html_td(r->f, 1, "%s", cs.s) ||
 		     hsa_html_td(r->f, 1, "%s", hsa_human_size((uint64_t)sqlite3_column_int64(st, 2),
 		                                               b1)) ||
@@ -397,7 +402,7 @@ static int types_section(report *r)
 	sqlite3_finalize(st);
 	for (int k = 0; k + 1 < r->n; k++)
 		sqlite3_finalize(other[k]);
-	return rc;
+	return rc || step < 0 ? -1 : 0;
 }
 
 /* One row of the tasks table: what the group runs and where it comes
@@ -480,10 +485,11 @@ static int sites_section(report *r)
 		" JOIN frames f ON f.id = a.frame WHERE a.frame != 0 ORDER BY a.size DESC LIMIT 15";
 	fputs("<h2 id=\"sites\">Allocation sites</h2>\n", r->f);
 	sqlite3_stmt *st = hsa_db_prepare(r->last, sql, r->err, sizeof(r->err));
-	if (!st)
-		return -1;
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	int any = st ? hsa_db_step(st, r->err, sizeof(r->err)) : -1;
+	if (any <= 0) {
 		sqlite3_finalize(st);
+		if (any < 0)
+			return -1;
 		fputs("<p class=\"muted\">No allocation tracebacks in the last dump: run the process"
 		      " with tracemalloc tracing (PYTHONTRACEMALLOC=1) to see where objects were"
 		      " made.</p>\n", r->f);

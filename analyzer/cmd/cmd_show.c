@@ -106,8 +106,10 @@ static int neighbours(shown *s, const char *title, int by_object, int64_t total,
 		const nrow *r = &g->rows[i];
 		hsa_str label = {0}, desc = {0};
 		char addr[32];
-		snprintf(addr, sizeof(addr), "0x%" PRIx64, hsa_db_addr(s->db, r->other));
-		int bad = hsa_db_edge_label(s->db, r->kind, r->label, &label) ||
+		uint64_t a;
+		int bad = hsa_db_addr(s->db, r->other, &a);
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, a);
+		bad = bad || hsa_db_edge_label(s->db, r->kind, r->label, &label) ||
 		          hsa_db_describe(s->db, r->other, &desc);
 		if (!bad && s->j) {
 			hsa_json_open(s->j, NULL);
@@ -220,7 +222,10 @@ static int show(shown *s, int64_t id)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	int r = hsa_db_step(st, s->err, sizeof(s->err));
+	if (!r)
+		snprintf(s->err, sizeof(s->err), "no object #%" PRId64 " in the database", id);
+	if (r <= 0)
 		goto done;
 	uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
 	const char *type = (const char *)sqlite3_column_text(st, 1);
@@ -236,7 +241,9 @@ static int show(shown *s, int64_t id)
 	int64_t nrefs = sqlite3_column_int64(st, 17);
 	char addrs[32], b1[16], b2[16];
 	snprintf(addrs, sizeof(addrs), "0x%" PRIx64, addr);
-	if (hsa_db_describe(s->db, id, &desc) || (idom && hsa_db_describe(s->db, idom, &dom)))
+	uint64_t daddr = 0;
+	if (hsa_db_describe(s->db, id, &desc) ||
+	    (idom && (hsa_db_describe(s->db, idom, &dom) || hsa_db_addr(s->db, idom, &daddr))))
 		goto done;
 	if (s->j) {
 		hsa_json_open(s->j, NULL);
@@ -259,7 +266,7 @@ static int show(shown *s, int64_t id)
 			hsa_json_int(s->j, "depth", sqlite3_column_int64(st, 11));
 		if (idom) {
 			char da[32];
-			snprintf(da, sizeof(da), "0x%" PRIx64, hsa_db_addr(s->db, idom));
+			snprintf(da, sizeof(da), "0x%" PRIx64, daddr);
 			hsa_json_open(s->j, "dominator");
 			hsa_json_str(s->j, "address", da);
 			hsa_json_str(s->j, "description", dom.s);
@@ -295,7 +302,7 @@ static int show(shown *s, int64_t id)
 		else
 			printf("  reachable  no: garbage awaiting collection\n");
 		if (idom)
-			printf("  dominator  0x%" PRIx64 " %s\n", hsa_db_addr(s->db, idom),
+			printf("  dominator  0x%" PRIx64 " %s\n", daddr,
 			       hsa_tty(&tty, dom.s));
 	}
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL && traceback(s, sqlite3_column_int64(st, 9)))

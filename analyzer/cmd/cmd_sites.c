@@ -46,7 +46,10 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	sqlite3_bind_int64(st, 1, (int64_t)n);
-	sqlite3_step(tot);
+	if (hsa_db_step(tot, err, sizeof(err)) < 0) {
+		hsa_error("%s", err);
+		goto done;
+	}
 	int64_t nsites = sqlite3_column_int64(tot, 0);
 	double blocks = sqlite3_column_double(tot, 1), bytes = sqlite3_column_double(tot, 2);
 	const hsa_col cols[] = {{by_names[by], 's'}, {"count", 'n'}, {"size", 'b'}};

@@ -71,6 +71,10 @@ char *hsa_db_cache_path(const char *path);
 
 /* Prepares sql, reporting failure in err. */
 sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t errlen);
+/* Steps st: 1 on a row, 0 at the end of the rows, -1 with err ("database
+ * query failed: <SQLite's message>") when stepping fails: a failure is
+ * never taken for the end. */
+int hsa_db_step(sqlite3_stmt *st, char *err, size_t errlen);
 /* A meta value as integer (dflt when absent) or text (malloc'ed, or NULL). */
 int64_t hsa_db_meta_int(sqlite3 *db, const char *key, int64_t dflt);
 char *hsa_db_meta_text(sqlite3 *db, const char *key);
@@ -86,10 +90,12 @@ extern const char *const hsa_group_sql[];
  * names the closest addresses or type names. */
 int hsa_db_resolve(sqlite3 *db, const char *spec, int64_t *id, char *err, size_t errlen);
 
-/* The address of object id, 0 if there is none. */
-uint64_t hsa_db_addr(sqlite3 *db, int64_t id);
+/* Sets *addr to the address of object id, 0 if there is none. Returns 0,
+ * or -1 on a database error (sqlite3_errmsg(db) says which). */
+int hsa_db_addr(sqlite3 *db, int64_t id, uint64_t *addr);
 /* A short description of object id for people: "list", "module app.stats",
- * "function f", "str 'abc'"... appended to out. */
+ * "function f", "str 'abc'"... appended to out. Returns 0, or -1 on a
+ * database error (sqlite3_errmsg(db) says which) or out of memory. */
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out);
 
 /* Reads the next reference of an edges.refs array ("[[dst,kind,label],

@@ -18,6 +18,15 @@ sqlite3_stmt *hsa_db_prepare(sqlite3 *db, const char *sql, char *err, size_t err
 	return st;
 }
 
+int hsa_db_step(sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW || r == SQLITE_DONE)
+		return r == SQLITE_ROW;
+	snprintf(err, errlen, "database query failed: %s", sqlite3_errmsg(sqlite3_db_handle(st)));
+	return -1;
+}
+
 void hsa_db_warn_incomplete(hsa_warnings *w, const char *path, int complete,
                             const char *problem, int64_t objects, int64_t refs, int64_t roots)
 {

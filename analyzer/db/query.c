@@ -8,18 +8,19 @@
 
 #include "db.h"
 
-uint64_t hsa_db_addr(sqlite3 *db, int64_t id)
+int hsa_db_addr(sqlite3 *db, int64_t id, uint64_t *addr)
 {
 	sqlite3_stmt *st = NULL;
-	uint64_t a = 0;
+	int r = SQLITE_ERROR;
+	*addr = 0;
 	if (sqlite3_prepare_v2(db, "SELECT addr FROM objects WHERE id = ?", -1, &st, NULL) ==
 	    SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			a = (uint64_t)sqlite3_column_int64(st, 0);
+		if ((r = sqlite3_step(st)) == SQLITE_ROW)
+			*addr = (uint64_t)sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
-	return a;
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : -1;
 }
 
 int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out)
@@ -31,8 +32,9 @@ int hsa_db_describe(sqlite3 *db, int64_t id, hsa_str *out)
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		rc = hsa_str_printf(out, "object #%" PRId64, id);
+	int r = sqlite3_step(st);
+	if (r != SQLITE_ROW) {
+		rc = r == SQLITE_DONE ? hsa_str_printf(out, "object #%" PRId64, id) : -1;
 		goto done;
 	}
 	const char *type = (const char *)sqlite3_column_text(st, 0);
@@ -85,9 +87,10 @@ static void suggest_types(sqlite3 *db, const char *name, char *err, size_t errle
 	struct { size_t d; char *name; } best[3] = {{SIZE_MAX, NULL}, {SIZE_MAX, NULL},
 	                                            {SIZE_MAX, NULL}};
 	sqlite3_stmt *st = NULL;
+	int r = 0;
 	if (sqlite3_prepare_v2(db, "SELECT name FROM types WHERE count > 0", -1, &st, NULL) ==
 	    SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while ((r = hsa_db_step(st, err, errlen)) > 0) {
 			const char *full = (const char *)sqlite3_column_text(st, 0);
 			if (!full)
 				continue;
@@ -106,12 +109,14 @@ static void suggest_types(sqlite3 *db, const char *name, char *err, size_t errle
 			}
 		}
 	}
-	sqlite3_finalize(st);
 	hsa_str s = {0};
 	hsa_str_printf(&s, "no type '%s' in the dump", name);
 	for (int k = 0; k < 3 && best[k].name; k++)
 		hsa_str_printf(&s, "%s%s", k ? ", " : "; closest: ", best[k].name);
-	snprintf(err, errlen, "%s", s.s ? s.s : "no such type");
+	/* on failure err says so: suggestions from part of the types would mislead */
+	if (!r)
+		snprintf(err, errlen, "%s", s.s ? s.s : "no such type");
+	sqlite3_finalize(st);
 	hsa_str_free(&s);
 	for (int k = 0; k < 3; k++)
 		free(best[k].name);
@@ -127,17 +132,20 @@ static void suggest_addrs(sqlite3 *db, uint64_t addr, char *err, size_t errlen)
 	};
 	hsa_str s = {0};
 	const char *sep = "; closest: ";
+	int found = 0;
 	hsa_str_printf(&s, "no object at 0x%" PRIx64, addr);
 	for (int k = 0; k < 2; k++) {
 		sqlite3_stmt *st = NULL;
 		if (sqlite3_prepare_v2(db, sql[k], -1, &st, NULL) != SQLITE_OK)
 			break;
 		sqlite3_bind_int64(st, 1, (int64_t)addr);
-		int found = sqlite3_step(st) == SQLITE_ROW;
-		int64_t id = found ? sqlite3_column_int64(st, 0) : 0;
-		uint64_t a = found ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
-		uint64_t size = found ? (uint64_t)sqlite3_column_int64(st, 2) : 0;
+		found = hsa_db_step(st, err, errlen);
+		int64_t id = found > 0 ? sqlite3_column_int64(st, 0) : 0;
+		uint64_t a = found > 0 ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
+		uint64_t size = found > 0 ? (uint64_t)sqlite3_column_int64(st, 2) : 0;
 		sqlite3_finalize(st);
+		if (found < 0)
+			break; /* err says so */
 		if (!found)
 			continue;
 		int inside = !k && addr < a + size;
@@ -148,7 +156,8 @@ static void suggest_addrs(sqlite3 *db, uint64_t addr, char *err, size_t errlen)
 			break;
 		sep = ", ";
 	}
-	snprintf(err, errlen, "%s", s.s ? s.s : "no such object");
+	if (found >= 0)
+		snprintf(err, errlen, "%s", s.s ? s.s : "no such object");
 	hsa_str_free(&s);
 }
 

@@ -25,7 +25,13 @@ uint32_t hsa_leak_label_text(ctx *c, int k, uint32_t sid)
 	}
 	st = c->lstmt[k];
 	sqlite3_bind_int64(st, 1, sid);
-	const char *s = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	int r = sqlite3_step(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		hsa_leak_dberr(c, k);
+		sqlite3_reset(st);
+		return HSA_KMAP_NONE;
+	}
+	const char *s = r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
 	id = hsa_names_id(&c->names, s ? s : "", s ? strlen(s) : 0);
 	sqlite3_reset(st);
 	if (id == HSA_KMAP_NONE || hsa_kmap_put(&c->labels, key, id) == HSA_KMAP_NONE) {

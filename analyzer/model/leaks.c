@@ -312,9 +312,10 @@ int hsa_leak_fan_out(ctx *c, int k, hsa_node v, uint64_t *out)
 	if (sqlite3_prepare_v2(c->snaps[k].db, sql, -1, &st, NULL) != SQLITE_OK)
 		return hsa_leak_dberr(c, k);
 	sqlite3_bind_int64(st, 1, (int64_t)v + 1);
-	*out = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	int r = sqlite3_step(st);
+	*out = r == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
-	return 0;
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : hsa_leak_dberr(c, k);
 }
 
 /* Whether v holds a weak reference (a weakref, a KeyedRef of a
@@ -326,9 +327,10 @@ int hsa_leak_is_weakref(ctx *c, int k, hsa_node v, int *out)
 	                       -1, &st, NULL) != SQLITE_OK)
 		return hsa_leak_dberr(c, k);
 	sqlite3_bind_int64(st, 1, (int64_t)v + 1);
-	*out = sqlite3_step(st) == SQLITE_ROW;
+	int r = sqlite3_step(st);
+	*out = r == SQLITE_ROW;
 	sqlite3_finalize(st);
-	return 0;
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : hsa_leak_dberr(c, k);
 }
 
 /* Warns when the dumps are of different processes (nothing can match) or

@@ -124,7 +124,12 @@ static int symbolize_module(sqlite3 *db, int64_t module, const char *path, sqlit
 		return -1;
 	sqlite3_bind_int64(sel, 1, module);
 	while (more && !rc) {
-		more = sqlite3_step(sel) == SQLITE_ROW;
+		int r = sqlite3_step(sel);
+		if (r != SQLITE_ROW && r != SQLITE_DONE) {
+			rc = -1;
+			break;
+		}
+		more = r == SQLITE_ROW;
 		if (more)
 			addr[n++] = sqlite3_column_int64(sel, 0);
 		if (n == 0 || (more && n < BATCH))
@@ -176,7 +181,8 @@ int hsa_native_symbolize(sqlite3 *db, char *err, size_t errlen)
 	                          " WHERE module = ? AND addr = ?",
 	                          err, errlen)))
 		goto done;
-	while (sqlite3_step(mods) == SQLITE_ROW) {
+	int r;
+	while ((r = hsa_db_step(mods, err, errlen)) > 0) {
 		const char *path = (const char *)sqlite3_column_text(mods, 1);
 		const char *want = (const char *)sqlite3_column_text(mods, 2);
 		char have[129];
@@ -191,7 +197,7 @@ int hsa_native_symbolize(sqlite3 *db, char *err, size_t errlen)
 			goto done;
 		}
 	}
-	rc = 0;
+	rc = r < 0 ? -1 : 0;
 done:
 	sqlite3_finalize(mods);
 	sqlite3_finalize(up);
@@ -212,13 +218,15 @@ static int passes_through(const char *base)
 	return starts(base, "libc.so") || starts(base, "ld-linux") || starts(base, "libstdc++.so");
 }
 
-/* "`leak` in leakext.so (leakext.c:27)" of site `site` into out. */
-static int name_site(sqlite3_stmt *fr, int64_t site, const char *alloc, hsa_str *out)
+/* "`leak` in leakext.so (leakext.c:27)" of site `site` into out. Returns 0,
+ * or -1 with err filled. */
+static int name_site(sqlite3_stmt *fr, int64_t site, const char *alloc, hsa_str *out,
+                     char *err, size_t errlen)
 {
-	int rc = 0, named = 0, row;
+	int rc = 0, named = 0, row = 0;
 	hsa_str first = {0};
 	sqlite3_bind_int64(fr, 1, site);
-	while (!named && (row = sqlite3_step(fr)) == SQLITE_ROW) {
+	while (!named && !rc && (row = hsa_db_step(fr, err, errlen)) > 0) {
 		const char *path = (const char *)sqlite3_column_text(fr, 0);
 		const char *base = path ? hsa_file_base(path) : "?";
 		const char *sym = (const char *)sqlite3_column_text(fr, 2);
@@ -243,12 +251,14 @@ static int name_site(sqlite3_stmt *fr, int64_t site, const char *alloc, hsa_str 
 		if (!rc && file && line > 0)
 			rc = hsa_str_printf(out, " (%s:%" PRId64 ")", hsa_file_base(file), (int64_t)line);
 	}
-	if (!named && !rc)
+	if (!named && !rc && row == 0)
 		rc = first.len ? hsa_str_add(out, first.s, first.len)
 		               : hsa_str_printf(out, "`%s` (no native stack)", alloc);
+	if (rc)
+		snprintf(err, errlen, "out of memory reading native sites");
 	hsa_str_free(&first);
 	sqlite3_reset(fr);
-	return rc;
+	return rc || row < 0 ? -1 : 0;
 }
 
 static int cmp_group_key(const void *a, const void *b)
@@ -296,7 +306,8 @@ int hsa_native_read(sqlite3 *db, hsa_native_dump *d, char *err, size_t errlen)
 	                          " ORDER BY depth LIMIT 1",
 	                          err, errlen)))
 		goto done;
-	while (sqlite3_step(sites) == SQLITE_ROW) {
+	int r;
+	while ((r = hsa_db_step(sites, err, errlen)) > 0) {
 		int64_t id = sqlite3_column_int64(sites, 0);
 		const char *alloc = (const char *)sqlite3_column_text(sites, 1);
 		hsa_str where = {0}, caller = {0};
@@ -304,29 +315,40 @@ int hsa_native_read(sqlite3 *db, hsa_native_dump *d, char *err, size_t errlen)
 		if (d->n == cap) {
 			size_t ncap = cap ? 2 * cap : 64;
 			hsa_native_group *g = realloc(d->g, ncap * sizeof(*g));
-			if (!g)
-				goto oom;
+			if (!g) {
+				snprintf(err, errlen, "out of memory reading native sites");
+				goto fail;
+			}
 			d->g = g;
 			cap = ncap;
 		}
 		sqlite3_bind_int64(py, 1, id);
-		if (name_site(fr, id, alloc ? alloc : "malloc", &where) ||
-		    hsa_str_add(&caller, "", 0) ||
-		    (sqlite3_step(py) == SQLITE_ROW && sqlite3_column_text(py, 0) &&
-		     hsa_str_printf(&caller, "%s:%" PRId64,
-		                    hsa_file_base((const char *)sqlite3_column_text(py, 0)),
-		                    (int64_t)sqlite3_column_int64(py, 1)))) {
-			hsa_str_free(&where);
-			hsa_str_free(&caller);
-			goto oom;
+		/* the caller's line: 1 when py has a row, 0 when none, -1 failed */
+		int line = name_site(fr, id, alloc ? alloc : "malloc", &where, err, errlen);
+		if (!line)
+			line = hsa_db_step(py, err, errlen);
+		if (line >= 0 && (hsa_str_add(&caller, "", 0) ||
+		                  (line && sqlite3_column_text(py, 0) &&
+		                   hsa_str_printf(&caller, "%s:%" PRId64,
+		                                  hsa_file_base((const char *)sqlite3_column_text(py, 0)),
+		                                  (int64_t)sqlite3_column_int64(py, 1))))) {
+			snprintf(err, errlen, "out of memory reading native sites");
+			line = -1;
 		}
 		sqlite3_reset(py);
+		if (line < 0) {
+			hsa_str_free(&where);
+			hsa_str_free(&caller);
+			goto fail;
+		}
 		d->g[d->n++] = (hsa_native_group){where.s, caller.s, sqlite3_column_int64(sites, 3),
 		                                  sqlite3_column_int64(sites, 2), 1};
 		d->bytes += sqlite3_column_int64(sites, 3);
 		d->count += sqlite3_column_int64(sites, 2);
 		d->sites++;
 	}
+	if (r < 0)
+		goto fail;
 	/* one group per name */
 	if (d->n)
 		qsort(d->g, d->n, sizeof(*d->g), cmp_group_key);
@@ -347,8 +369,7 @@ int hsa_native_read(sqlite3 *db, hsa_native_dump *d, char *err, size_t errlen)
 		qsort(d->g, d->n, sizeof(*d->g), cmp_group_bytes);
 	rc = 0;
 	goto done;
-oom:
-	snprintf(err, errlen, "out of memory reading native sites");
+fail:
 	hsa_native_dump_free(d);
 done:
 	sqlite3_finalize(sites);

@@ -56,12 +56,12 @@ static int root_line(hsa_viz *v, int64_t id, hsa_str *out, const root_style **st
 	static const char sql[] =
 		"SELECT r.kind, r.name, r.extra, (SELECT name FROM threads WHERE ident = r.extra)"
 		" FROM roots r WHERE r.object = ? ORDER BY r.kind != 'modules', r.id LIMIT 1";
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	if (sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = hsa_db_prepare(v->db, sql, v->err, v->errlen);
+	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	int rc = hsa_db_step(st, v->err, v->errlen);
+	if (rc <= 0)
 		goto done;
 	const char *kind = (const char *)sqlite3_column_text(st, 0);
 	const char *name = (const char *)sqlite3_column_text(st, 1);
@@ -131,10 +131,13 @@ static int object_attrs(hsa_viz *v, const vnode *n, Agnode_t *an, uint32_t maxd)
 	const char *fill;
 	char fillbuf[16], b1[16], b2[16], c[32];
 	int rc = -1;
-	if (sqlite3_prepare_v2(v->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!(st = hsa_db_prepare(v->db, sql, v->err, v->errlen)))
 		goto done;
 	sqlite3_bind_int64(st, 1, n->id);
-	if (sqlite3_step(st) != SQLITE_ROW)
+	int found = hsa_db_step(st, v->err, v->errlen);
+	if (!found)
+		snprintf(v->err, v->errlen, "no object #%" PRId64 " in the database", n->id);
+	if (found <= 0)
 		goto done;
 	uint64_t addr = (uint64_t)sqlite3_column_int64(st, 0);
 	const char *type = (const char *)sqlite3_column_text(st, 1);

@@ -48,14 +48,14 @@ void hsa_viz_free(hsa_viz *v);
 
 /* The objects to draw for a leak group in db (the last of its dumps): the
  * holder and three members (five members without a holder). Returns how
- * many of them the dump has. */
+ * many of them the dump has, or -1 with err filled. */
 #define HSA_VIZ_LEAK_STARTS 5
 /* Leak pictures look one hop around these: the path shows why the holder
  * lives, the hop who else holds the members. */
 #define HSA_VIZ_LEAK_DEPTH 1
 struct hsa_leak_group;
-size_t hsa_viz_leak_starts(sqlite3 *db, const struct hsa_leak_group *g,
-                           int64_t starts[HSA_VIZ_LEAK_STARTS]);
+int hsa_viz_leak_starts(sqlite3 *db, const struct hsa_leak_group *g,
+                        int64_t starts[HSA_VIZ_LEAK_STARTS], char *err, size_t errlen);
 
 /* The output format named by a file's extension ("svg", "png", "pdf",
  * "dot"), or NULL when it is none of these. */

@@ -159,8 +159,12 @@ static int fold_text(hsa_viz *v, uint64_t hidden, tally *t, int nt, uint64_t oth
 	for (int i = 0; i < nt && i < 3 && !rc; i++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, t[i].type);
-		const char *full = sqlite3_step(st) == SQLITE_ROW
-		                           ? (const char *)sqlite3_column_text(st, 0) : NULL;
+		int found = hsa_db_step(st, v->err, v->errlen);
+		if (found < 0) {
+			rc = -1;
+			break;
+		}
+		const char *full = found ? (const char *)sqlite3_column_text(st, 0) : NULL;
 		const char *name = full ? (strrchr(full, '.') ? strrchr(full, '.') + 1 : full)
 		                        : "object";
 		rc = hsa_str_printf(out, "\\n%s ", hsa_human_count(t[i].n, c)) ||
@@ -261,7 +265,7 @@ static int connect(hsa_viz *v)
 		"SELECT dst, kind, label FROM refs WHERE src = ? ORDER BY seq LIMIT 10000",
 	};
 	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	int rc = 0, r;
 	if (sqlite3_prepare_v2(v->db, sql[v->o.refs != 0], -1, &st, NULL) != SQLITE_OK)
 		return hsa_viz_fail(v, "cannot build the graph");
 	for (uint32_t k = 0; k < v->nn && !rc; k++) {
@@ -269,7 +273,7 @@ static int connect(hsa_viz *v)
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, v->nodes[k].id);
-		while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		while (!rc && (r = hsa_db_step(st, v->err, v->errlen)) > 0) {
 			uint32_t o = find(v, sqlite3_column_int64(st, 0));
 			int kind = sqlite3_column_int(st, 1);
 			int64_t label = sqlite3_column_int64(st, 2);
@@ -277,19 +281,21 @@ static int connect(hsa_viz *v)
 				rc = v->o.refs ? add_edge(v, k, o, kind, label, 0)
 				               : add_edge(v, o, k, kind, label, 0);
 		}
+		rc = rc || r < 0;
 	}
 	sqlite3_finalize(st);
 	return rc ? hsa_viz_fail(v, "cannot build the graph") : 0;
 }
 
-static int is_root(sqlite3 *db, int64_t id)
+/* 1 when id is a root, 0 when not, -1 with v->err filled. */
+static int is_root(hsa_viz *v, int64_t id)
 {
-	sqlite3_stmt *st = NULL;
-	int r = 0;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM roots WHERE object = ? LIMIT 1", -1, &st,
-	                       NULL) == SQLITE_OK) {
+	sqlite3_stmt *st = hsa_db_prepare(v->db, "SELECT 1 FROM roots WHERE object = ? LIMIT 1",
+	                                  v->err, v->errlen);
+	int r = -1;
+	if (st) {
 		sqlite3_bind_int64(st, 1, id);
-		r = sqlite3_step(st) == SQLITE_ROW;
+		r = hsa_db_step(st, v->err, v->errlen);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -344,7 +350,10 @@ int hsa_viz_choose(hsa_viz *v, const int64_t *start, size_t nstart)
 		uint32_t k = v->queue[v->qhead++];
 		if (v->nodes[k].dist >= v->o.depth)
 			continue;
-		if (!v->o.refs && !v->nodes[k].start && is_root(v->db, v->nodes[k].id))
+		int root = !v->o.refs && !v->nodes[k].start ? is_root(v, v->nodes[k].id) : 0;
+		if (root < 0)
+			return hsa_viz_fail(v, "cannot build the graph");
+		if (root)
 			continue;
 		if (expand(v, k))
 			return -1;
@@ -356,21 +365,19 @@ int hsa_viz_choose(hsa_viz *v, const int64_t *start, size_t nstart)
 }
 
 
-size_t hsa_viz_leak_starts(sqlite3 *db, const hsa_leak_group *g,
-                           int64_t starts[HSA_VIZ_LEAK_STARTS])
+int hsa_viz_leak_starts(sqlite3 *db, const hsa_leak_group *g,
+                        int64_t starts[HSA_VIZ_LEAK_STARTS], char *err, size_t errlen)
 {
-	size_t max = g->holder_addr ? 4 : HSA_VIZ_LEAK_STARTS;
-	sqlite3_stmt *st = NULL;
-	size_t n = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id FROM objects WHERE addr = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return 0;
-	for (int k = g->holder_addr ? -1 : 0; k < g->nsample && n < max; k++) {
+	int max = g->holder_addr ? 4 : HSA_VIZ_LEAK_STARTS, n = 0, r = 0;
+	sqlite3_stmt *st = hsa_db_prepare(db, "SELECT id FROM objects WHERE addr = ?", err, errlen);
+	if (!st)
+		return -1;
+	for (int k = g->holder_addr ? -1 : 0; k < g->nsample && n < max && r >= 0; k++) {
 		sqlite3_reset(st);
 		sqlite3_bind_int64(st, 1, (int64_t)(k < 0 ? g->holder_addr : g->sample[k]));
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if ((r = hsa_db_step(st, err, errlen)) > 0)
 			starts[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
-	return n;
+	return r < 0 ? -1 : n;
 }
