@@ -338,7 +338,10 @@ static int largest_section(report *r)
 		char b[16];
 		top = top ? top : id;
 		fputs("<tr>", r->f);
-		rc = hsa_db_describe(r->last, id, &desc) || hsa_html_td(r->f, 0, "%s", desc.s) ||
+		if ((rc = hsa_db_describe(r->last, id, &desc)))
+			snprintf(r->err, sizeof(r->err), "database query failed: %s",
+			         sqlite3_errmsg(r->last));
+		rc = rc || hsa_html_td(r->f, 0, "%s", desc.s) ||
 		     hsa_html_td(r->f, 0, "0x%" PRIx64, (uint64_t)sqlite3_column_int64(st, 1)) ||
 		     hsa_html_td(r->f, 1, "%s", hsa_human_size(retained, b)) ||
 		     hsa_html_td(r->f, 1, "%.1f %%", total > 0 ? 100.0 * (double)retained / total : 0);
