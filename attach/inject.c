@@ -50,6 +50,7 @@ struct thr {
 	int sig;        /* signal to deliver when it resumes */
 	int armed;      /* watchpoint set */
 	int trapped;    /* stopped by the watchpoint */
+	int in_clone;   /* stopped at its clone event, inside the system call */
 };
 
 /* What is known of the target before touching it. */
@@ -486,6 +487,7 @@ static struct thr *note(struct tracer *tr, pid_t tid, int status)
 	}
 	t->stopped = 1;
 	int event = status >> 16, sig = WSTOPSIG(status);
+	t->in_clone = event == PTRACE_EVENT_CLONE;
 	if (event == PTRACE_EVENT_CLONE) {
 		unsigned long child = 0;
 		if (ptrace(PTRACE_GETEVENTMSG, tid, NULL, &child) == 0 &&
@@ -532,11 +534,18 @@ static int stop_all(struct tracer *tr)
 		if (!tr->t[i].stopped)
 			ptrace(PTRACE_INTERRUPT, tr->t[i].tid, NULL, NULL);
 	for (size_t i = 0; i < tr->n;) {
-		if (tr->t[i].stopped) {
+		struct thr *t = &tr->t[i];
+		if (t->stopped && t->in_clone) {
+			/* inside clone, whose result would overwrite registers set
+			 * there for a fork: it stops again on its way out */
+			resume(tr, t);
+			ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL);
+		}
+		if (t->stopped) {
 			i++;
 			continue;
 		}
-		pid_t tid = tr->t[i].tid;
+		pid_t tid = t->tid;
 		if (wait_thread(tr, tid) < 0) {
 			if (tr->gone)
 				return -1;

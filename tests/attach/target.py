@@ -2,8 +2,8 @@
 
 usage: target.py MODE READY_FILE [PORT_FILE]
 
-Builds a heap of about 200,000 objects (serve: a small one, as it is
-attached to hundreds of times in a row), counts the objects it holds the
+Builds a heap of about 200,000 objects (serve, cthreads: a small one, as
+they are attached to many times in a row), counts the objects it holds the
 way the dumper does (the GC's objects, then every untracked object
 reachable from them, dict keys and code objects' fields included), writes
 "COUNT PID\\n" to READY_FILE and then, by MODE:
@@ -14,6 +14,8 @@ reachable from them, dict keys and code objects' fields included), writes
   lock      the main thread blocked in a lock acquire
   ccall     the main thread in a long C call (libc sleep through ctypes)
   threads   four threads allocating and freeing, the main thread joining
+  cthreads  the main thread starting and joining threads from C (ctypes'
+            pthread_create, the GIL released) in a loop
   serve     a TCP server, a thread per connection, one request each:
             a line answered with its length after 1 ms of bytecode; the
             port goes to PORT_FILE
@@ -37,7 +39,7 @@ def build(n):
     return [Record(i) for i in range(n)]
 
 
-HEAP = build(200 if sys.argv[1] == "serve" else 40000)
+HEAP = build(200 if sys.argv[1] in ("serve", "cthreads") else 40000)
 
 
 def count():
@@ -149,6 +151,14 @@ def main():
             w.start()
         for w in workers:
             w.join()
+    elif mode == "cthreads":
+        import ctypes
+        libc = ctypes.CDLL(None)
+        tid = ctypes.c_ulong()
+        while True:
+            # getpid: a C function that returns at once, as the thread's body
+            if libc.pthread_create(ctypes.byref(tid), None, libc.getpid, None) == 0:
+                libc.pthread_join(tid, None)
     elif mode == "serve":
         serve(srv)
 

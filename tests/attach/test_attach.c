@@ -100,8 +100,8 @@ static void die_with_parent(void *arg)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* Starts target.py MODE under python and waits for its count. The service
- * attached to hundreds of times runs without site (-S): its heap stays
+/* Starts target.py MODE under python and waits for its count. The targets
+ * attached to many times in a row run without site (-S): their heaps stay
  * small whatever this machine's site-packages import at start-up. */
 static void start(struct target *t, const char *python, const char *mode, const char *dir)
 {
@@ -112,7 +112,7 @@ static void start(struct target *t, const char *python, const char *mode, const 
 	snprintf(port, sizeof(port), "%s/%s-%s.port", dir, mode, t->ver);
 	char *full[] = { (char *)python, script, (char *)mode, ready, port, NULL };
 	char *bare[] = { (char *)python, "-S", script, (char *)mode, ready, port, NULL };
-	char **argv = strcmp(mode, "serve") ? full : bare;
+	char **argv = strcmp(mode, "serve") && strcmp(mode, "cthreads") ? full : bare;
 	t->pid = t_spawn(log, argv, die_with_parent, NULL);
 	cr_assert(t->pid > 0);
 	double end = now() + 60;
@@ -268,6 +268,39 @@ Test(attach, idle_asyncio, .timeout = 120) { each_python("asyncio", WAITS); }
 Test(attach, lock_wait, .timeout = 120) { each_python("lock", WAITS); }
 Test(attach, long_c_call, .timeout = 120) { each_python("ccall", WAITS); }
 Test(attach, threads_allocating, .timeout = 120) { each_python("threads", BUSY); }
+
+/* A main thread that keeps starting threads from C, without the GIL, is
+ * often stopped inside clone: each attach succeeds and the process lives
+ * on (a fork injected there used to end its main thread). */
+Test(attach, threads_started_from_c, .timeout = 120)
+{
+	char ver[16], path[512], pid[16], out[512], msg[4096];
+	char *dir = t_mkdir();
+	int n = 0;
+	for (; python_at(n, ver, path); n++) {
+		struct target t = { 0 };
+		snprintf(t.dir, sizeof(t.dir), "%s", dir);
+		snprintf(t.ver, sizeof(t.ver), "%s", ver);
+		start(&t, path, "cthreads", dir);
+		snprintf(pid, sizeof(pid), "%ld", (long)t.pid);
+		snprintf(out, sizeof(out), "%s/cthreads-%s.hsnap", dir, ver);
+		for (int i = 0; i < 30; i++) {
+			char *argv[] = { HS_TEST_HEAPSNAP, "attach", pid, "-o", out, "--timeout", "20",
+			                 NULL };
+			int rc = run(argv, msg, sizeof(msg), NULL);
+			cr_assert_eq(rc, 0, "%s attach %d: exit %d: %s", ver, i + 1, rc, msg);
+			cr_assert_eq(waitpid(t.pid, NULL, WNOHANG), 0, "%s attach %d: the target "
+			             "ended", ver, i + 1);
+			char children[256];
+			char st = state_of(t.pid, children, sizeof(children));
+			cr_assert(st == 'S' || st == 'R', "%s attach %d: target in state %c", ver,
+			          i + 1, st);
+		}
+		stop(&t);
+	}
+	cr_expect(n > 0, "no Python with a payload");
+	t_rmdir(dir);
+}
 
 /* ---- a service under loopback load -------------------------------------- */
 
