@@ -379,8 +379,8 @@ Test(db, fast_refs_views_match_the_database)
 		"SELECT * FROM refs_v WHERE label = '''items''' ORDER BY src, seq",
 		"SELECT * FROM refs_v WHERE label = 2 ORDER BY src, seq",
 		"SELECT * FROM referrers_v WHERE dst = 3 AND label = 'items' ORDER BY src, seq",
-		"SELECT o.id, count(*) FROM objects o JOIN referrers r ON r.dst = o.id"
-		" GROUP BY o.id ORDER BY o.id",
+		("SELECT o.id, count(*) FROM objects o JOIN referrers r ON r.dst = o.id"
+		 " GROUP BY o.id ORDER BY o.id"),
 	};
 	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
 		char *a = rows_of(plain, queries[i]), *b = rows_of(fast, queries[i]);
