@@ -10,6 +10,7 @@
 #include "db.h"
 #include "graphviz.h"
 #include "leaks.h"
+#include "series.h"
 
 #define FAN 10 /* objgraph folds more than 10 referrers too */
 
@@ -55,6 +56,40 @@ done:
 	free(name);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* The dumps '--leak' compares, as 'heapsnap leaks' compares them: in the
+ * order they were taken (whatever the order given), at most
+ * HSA_LEAK_MAX_DUMPS spread over the series, all of one process, so that
+ * group k is the group leaks printed as #k. *paths (malloc'ed, pointing
+ * into *s) has *n dumps, the newest last. */
+static int leak_dumps(char **args, int nargs, hsa_series **s, char ***paths, int *n, char *err,
+                      size_t errlen)
+{
+	hsa_warnings warnings = {0};
+	int failed = hsa_series_read(args, nargs, NULL, s, &warnings, err, errlen);
+	hsa_warnings_print(&warnings);
+	if (failed)
+		return -1;
+	if ((*s)->nprocs != 1) {
+		snprintf(err, errlen, "'--leak K' compares the dumps of one process, and these are of %d"
+		         " ('heapsnap leaks' prints the command for each)", (*s)->nprocs);
+		return -1;
+	}
+	const hsa_proc *p = &(*s)->procs[0];
+	int pick[HSA_LEAK_MAX_DUMPS];
+	*n = hsa_proc_pick(p, HSA_LEAK_MAX_DUMPS, pick);
+	if (*n < 2) {
+		snprintf(err, errlen, "'--leak K' needs two dumps of the process or more");
+		return -1;
+	}
+	if (!(*paths = malloc((size_t)*n * sizeof(char *)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int k = 0; k < *n; k++)
+		(*paths)[k] = (*s)->dumps[p->dump[pick[k]]].path;
+	return 0;
 }
 
 /* The holder and sample members of leak group k across the dumps, in the
@@ -138,6 +173,9 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 {
 	hsa_args a;
 	sqlite3 *db = NULL;
+	hsa_series *series = NULL;
+	char **ldumps = NULL;
+	int nldumps = 0;
 	hsa_viz *v = NULL;
 	int64_t *starts = NULL, one;
 	size_t nstarts = 0;
@@ -171,8 +209,8 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	if (leak && (type || a.npos < 2)) {
-		hsa_usage_error(cmd, "'--leak K' needs the dumps it compares, oldest first: heapsnap"
-		                " graph D1 D2 [D3] --leak K");
+		hsa_usage_error(cmd, "'--leak K' needs the dumps it compares: heapsnap graph D1 D2"
+		                " [D3] --leak K");
 		goto done;
 	}
 	if (!leak && (a.npos > 2 || (a.npos == 2) == (type != NULL))) {
@@ -185,14 +223,17 @@ static int run(const hsa_cmd *cmd, int argc, char **argv)
 		goto done;
 	}
 	rc = HSA_EXIT_FAIL;
-	const char *dump = a.pos[leak ? a.npos - 1 : 0];
+	if (leak && leak_dumps(a.pos, a.npos, &series, &ldumps, &nldumps, err, sizeof(err)))
+		goto fail;
+	const char *dump = leak ? ldumps[nldumps - 1] : a.pos[0];
 	hsa_warnings warnings = {0};
 	int failed = hsa_db_open(dump, &db, &warnings, err, sizeof(err));
 	hsa_warnings_print(&warnings);
 	if (failed || (!leak && hsa_db_resolve(db, type ? type : a.pos[1], &one, err, sizeof(err))))
 		goto fail;
 	if (leak) {
-		if (leak_starts(a.pos, a.npos, &lo, db, leak, &starts, &nstarts, &cap, err, sizeof(err)))
+		if (leak_starts(ldumps, nldumps, &lo, db, leak, &starts, &nstarts, &cap, err,
+		                sizeof(err)))
 			goto fail;
 	} else if (type) {
 		uint64_t max = max_nodes / 3 < FAN ? max_nodes / 3 : FAN;
@@ -227,6 +268,8 @@ done:
 	if (starts != &one)
 		free(starts);
 	hsa_str_free(&cap);
+	free(ldumps);
+	hsa_series_free(series);
 	sqlite3_close(db);
 	free(a.pos);
 	return rc < 0 ? 0 : rc;
@@ -257,9 +300,10 @@ const hsa_cmd hsa_cmd_graph = {
 	           "labelled with the key, attribute, index or local variable. New referrers\n"
 	           "of one object beyond 10 (or 3 of one type) fold into a '+N more\n"
 	           "referrers' box counting them by type. OBJ is 0xADDR or TYPE[#k] as for\n"
-	           "'show'. With --leak K, give the dumps 'heapsnap leaks' compared, oldest\n"
-	           "first: the picture of the last shows the holder of group K and some of\n"
-	           "its members.",
+	           "'show'. With --leak K, give the dumps 'heapsnap leaks' compared, in any\n"
+	           "order (they are put in the order they were taken, as leaks does): the\n"
+	           "picture of the newest shows the holder of group K and some of its\n"
+	           "members.",
 	.min_pos = 1,
 	.max_pos = HSA_LEAK_MAX_DUMPS,
 	.opts = opts,

@@ -311,3 +311,24 @@ Test(processes, diff_takes_a_folder_and_orders_by_time)
 	free(out);
 	free(dir);
 }
+
+/* graph --leak K draws leaks' group K whatever the order the dumps come
+ * in: they are put in the order they were taken, as leaks does; dumps of
+ * two processes are refused. */
+Test(processes, graph_leak_orders_dumps_by_time)
+{
+	char *dir = prefork_folder(), *out, *svg = td_path("leak.svg");
+	cr_assert_eq(td_run(&out, "graph --min-growth 0 %1$s/v-4033-3.hsnap %1$s/z-4033-1.hsnap"
+	                          " %1$s/x-4033-2.hsnap --leak 1 -o %2$s --json 2>&1", dir, svg),
+	             0, "%s", out);
+	cr_assert(strstr(out, "leak 1: list `_pending` in module `app` grew from 10 to 30 items"),
+	          "%s", out);
+	free(out);
+	cr_assert_neq(td_run(&out, "graph --min-growth 0 %1$s/z-4033-1.hsnap %1$s/y-4034-1.hsnap"
+	                           " --leak 1 -o %2$s 2>&1", dir, svg), 0, "%s", out);
+	cr_assert(strstr(out, "'--leak K' compares the dumps of one process, and these are of 2"),
+	          "%s", out);
+	free(out);
+	free(svg);
+	free(dir);
+}
