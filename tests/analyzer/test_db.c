@@ -448,3 +448,40 @@ Test(db, warnings_go_to_the_caller)
 	free(db);
 	free(dump);
 }
+
+/* Object ids are the records' order even when a record is dropped (one
+ * repeating an address): the rows after it keep their ids, and the
+ * references and parents their targets. */
+Test(db, ids_follow_records_past_a_dropped_one)
+{
+	char *dump = td_path("dup.hsnap"), *db = db_of(dump), *out = NULL;
+	tdump *t = td_open(dump);
+	hs_object mod = {.addr = MOD, .type = td_type(t, "module"), .size = 72,
+	                 .flags = HS_OF_HAS_NAME, .name = td_str(t, "app")};
+	td_object(t, &mod);
+	hs_edge me[] = {{DICT, HS_E_DICT_ATTR, 0}, {LIST, HS_E_ATTR, td_str(t, "items")}};
+	td_refs(t, MOD, me, 2);
+	td_obj(t, DICT, "builtins.dict", 232);
+	td_obj(t, MOD, "builtins.dict", 64); /* repeats the module's address: dropped */
+	td_obj(t, LIST, "builtins.list", 88);
+	td_ref(t, LIST, ITEM, HS_E_INDEX, NULL);
+	td_obj(t, ITEM, "app.Item", 100);
+	td_root(t, MOD, HS_R_MODULES, "app", 0);
+	td_close(t);
+	cr_assert_eq(td_run(&out, "load %s 2>&1", dump), 0, "%s", out);
+	cr_assert(strstr(out, "1 object records repeat an address and were dropped"), "%s", out);
+	free(out);
+	sqlite3 *h = NULL;
+	cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	char *rows = rows_of(h, "SELECT o.id, o.addr, o.parent, group_concat(r.dst)"
+	                        " FROM objects o LEFT JOIN refs r ON r.src = o.id"
+	                        " GROUP BY o.id ORDER BY o.id");
+	char expect[256];
+	snprintf(expect, sizeof(expect), "1|%d|NULL|2,4\n2|%d|1|NULL\n4|%d|1|5\n5|%d|4|NULL\n",
+	         MOD, DICT, LIST, ITEM);
+	cr_assert_str_eq(rows, expect);
+	free(rows);
+	sqlite3_close(h);
+	free(db);
+	free(dump);
+}
