@@ -549,14 +549,10 @@ static int edges_json(edges_cursor *c)
 	return 0;
 }
 
-/* Moves to the first node from v on with references or referrers. */
+/* Builds node v's row. */
 static int edges_settle(edges_cursor *c)
 {
 	const hsa_heap *h = c->aux->h;
-	const referrers *in = c->aux->in;
-	while (c->v < h->n && h->out_off[c->v] == h->out_off[c->v + 1] &&
-	       in->off[c->v] == in->off[c->v + 1])
-		c->v++;
 	if (c->v < h->n && edges_json(c))
 		return SQLITE_NOMEM;
 	return SQLITE_OK;
@@ -622,8 +618,8 @@ static void result_json(sqlite3_context *ctx, const hsa_str *b)
 static int edges_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int i)
 {
 	edges_cursor *c = (edges_cursor *)cur;
-	if (i == 0)
-		sqlite3_result_int64(ctx, (int64_t)c->v + 1);
+	if (i == 0) /* node v is row v + 1: SQLite's next rowid */
+		sqlite3_result_null(ctx);
 	else
 		result_json(ctx, i == 1 ? &c->out : &c->in);
 	return SQLITE_OK;

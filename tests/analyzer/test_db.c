@@ -481,6 +481,10 @@ Test(db, ids_follow_records_past_a_dropped_one)
 	         MOD, DICT, LIST, ITEM);
 	cr_assert_str_eq(rows, expect);
 	free(rows);
+	/* every id has an edges row, the dropped record's empty */
+	rows = rows_of(h, "SELECT id, refs IS NULL AND referrers IS NULL FROM edges ORDER BY id");
+	cr_assert_str_eq(rows, "1|0\n2|0\n3|1\n4|0\n5|0\n");
+	free(rows);
 	sqlite3_close(h);
 	free(db);
 	free(dump);
