@@ -38,7 +38,8 @@ typedef struct refs_cursor {
 	int kind, eof;
 	/* referrers of key: the sources still to read */
 	int64_t *srcs;
-	size_t nsrcs, at;
+	size_t nsrcs, cap, at;
+	int nomem;           /* the list outgrew memory */
 	/* prefilters (SQLite checks again: a row they pass may still fail) */
 	int idx;
 	int64_t key, other, fkind, flabel;
@@ -194,7 +195,7 @@ static void reset(refs_cursor *c)
 	free(c->srcs);
 	c->rows = c->one = NULL;
 	c->srcs = NULL;
-	c->nsrcs = c->at = 0;
+	c->nsrcs = c->cap = c->at = 0;
 	c->p = NULL;
 }
 
@@ -292,46 +293,32 @@ static int advance(refs_cursor *c)
 	}
 }
 
-/* The referrers array of dst, parsed: "[src,...]". */
+/* hsa_edges_each's callback: one referrer more. */
+static int add_source(void *ctx, const int64_t *v)
+{
+	refs_cursor *c = ctx;
+	if (c->nsrcs == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		int64_t *n = realloc(c->srcs, cap * sizeof(int64_t));
+		if (!n) {
+			c->nomem = 1;
+			return -1;
+		}
+		c->srcs = n;
+		c->cap = cap;
+	}
+	c->srcs[c->nsrcs++] = *v;
+	return 0;
+}
+
+/* The referrers of the key, read from its edges row in pieces. */
 static int read_sources(refs_cursor *c, refs_vtab *t)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(t->db, "SELECT referrers FROM edges WHERE id = ?", -1, &st,
-	                       NULL) != SQLITE_OK)
-		return fail(c, NULL);
-	sqlite3_bind_int64(st, 1, c->key);
-	int r = sqlite3_step(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = fail(c, NULL);
-		goto done;
-	}
-	const char *p = r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-	size_t cap = 0;
-	while (p && *p && *p != ']') {
-		p++; /* '[' or ',' */
-		char *end;
-		long long v = strtoll(p, &end, 10);
-		if (end == p) {
-			rc = fail(c, "bad referrers in the edges table");
-			goto done;
-		}
-		p = end;
-		if (c->nsrcs == cap) {
-			cap = cap ? cap * 2 : 16;
-			int64_t *n = realloc(c->srcs, cap * sizeof(int64_t));
-			if (!n) {
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			c->srcs = n;
-		}
-		c->srcs[c->nsrcs++] = v;
-	}
-	rc = SQLITE_OK;
-done:
-	sqlite3_finalize(st);
-	return rc;
+	char err[256];
+	c->nomem = 0;
+	if (hsa_edges_each(t->db, "referrers", c->key, 1, 0, add_source, c, err, sizeof(err)) < 0)
+		return c->nomem ? SQLITE_NOMEM : fail(c, err);
+	return SQLITE_OK;
 }
 
 static int filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
